@@ -1,0 +1,13 @@
+export {
+  /** `"Name" <a@b>` with the name quoted and escaped, or the bare address. */
+  formatMailbox,
+  type Mailbox,
+  /** The comparison form of an address (IDNA A-label domain, ASCII local part lower-cased). */
+  normalizeAddress,
+  /** The comparison form of an address given as text. */
+  normalizeAddressText,
+  /** Exactly one mailbox, or null when the input is not one valid address. */
+  parseMailbox,
+  /** The lower-cased IDNA A-label of a domain, or null when it is not a valid domain name. */
+  toAsciiDomain,
+} from './parse-mailbox.js'

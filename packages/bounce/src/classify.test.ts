@@ -1,0 +1,159 @@
+import { describe, expect, it } from 'vitest'
+import { classifyFailure, enhancedCodeOf, retryHintSeconds } from './classify.js'
+
+const reply = (text: string) => ({
+  smtpCode: Number(/^\d{3}/.exec(text)?.[0] ?? 0) || null,
+  enhancedCode: null,
+  text,
+})
+
+describe('classifyFailure: SMTP replies from real servers', () => {
+  it.each<[string, string, string, boolean, string]>([
+    // reply, reason, kind, permanent, rule
+    [
+      '550 5.1.1 <ann@example.com>: Recipient address rejected: User unknown in virtual mailbox table',
+      'user_unknown',
+      'hard',
+      true,
+      'mailbox-unknown',
+    ],
+    [
+      "550-5.1.1 The email account that you tried to reach does not exist. Please try double-checking the recipient's email address",
+      'user_unknown',
+      'hard',
+      true,
+      'mailbox-unknown',
+    ],
+    [
+      '550 5.2.1 The email account that you tried to reach is disabled.',
+      'user_unknown',
+      'hard',
+      true,
+      'mailbox-disabled',
+    ],
+    ['550 No such user here', 'user_unknown', 'hard', true, 'user-unknown-text'],
+    [
+      '550 Requested action not taken: mailbox unavailable',
+      'user_unknown',
+      'hard',
+      true,
+      'user-unknown-text',
+    ],
+    [
+      '550 5.1.2 Host unknown (Name server: nowhere.invalid: host not found)',
+      'host_unknown',
+      'hard',
+      true,
+      'host-unknown',
+    ],
+    [
+      '552 5.2.2 The email account that you tried to reach is over quota',
+      'mailbox_full',
+      'soft',
+      true,
+      'mailbox-full',
+    ],
+    ['452 4.2.2 Mailbox full', 'mailbox_full', 'soft', false, 'mailbox-full'],
+    [
+      '552 5.3.4 Message size exceeds fixed limit',
+      'message_too_big',
+      'soft',
+      true,
+      'message-too-big',
+    ],
+    [
+      '554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org',
+      'spam',
+      'soft',
+      true,
+      'spam-text',
+    ],
+    [
+      "550 5.7.26 Unauthenticated email from example.com is not accepted due to domain's DMARC policy",
+      'policy',
+      'soft',
+      true,
+      'policy',
+    ],
+    ['554 5.7.1 <ann@example.com>: Relay access denied', 'policy', 'soft', true, 'policy'],
+    [
+      '421 4.7.28 Our system has detected an unusual rate of unsolicited mail',
+      'rate_limited',
+      'soft',
+      false,
+      'rate-limited',
+    ],
+    ['451 4.7.1 Greylisted, please try again in 5 minutes', 'policy', 'soft', false, 'policy'],
+    [
+      '450 Too many connections from your IP, slow down',
+      'rate_limited',
+      'soft',
+      false,
+      'rate-limited-text',
+    ],
+    ['451 4.3.0 Temporary local problem', 'temporary', 'soft', false, 'temporary'],
+    [
+      '421 Service not available, closing transmission channel',
+      'temporary',
+      'soft',
+      false,
+      'temporary',
+    ],
+    ['550 Message rejected', 'other', 'soft', true, 'other'],
+  ])('%s', (text, reason, kind, permanent, rule) => {
+    expect(classifyFailure(reply(text))).toEqual({ reason, kind, permanent, rule })
+  })
+})
+
+describe('classifyFailure: DSN statuses', () => {
+  it('reads Status and Action of a delivery-status part', () => {
+    expect(
+      classifyFailure({
+        smtpCode: null,
+        enhancedCode: '5.1.1',
+        text: 'smtp; 550 user unknown',
+        action: 'failed',
+      }),
+    ).toMatchObject({
+      reason: 'user_unknown',
+      kind: 'hard',
+      permanent: true,
+    })
+    expect(
+      classifyFailure({ smtpCode: null, enhancedCode: '4.4.7', text: '', action: 'delayed' }),
+    ).toMatchObject({
+      reason: 'expired',
+      kind: 'soft',
+      permanent: false,
+    })
+    expect(
+      classifyFailure({
+        smtpCode: null,
+        enhancedCode: '4.4.1',
+        text: 'connection timed out',
+        action: 'delayed',
+      }),
+    ).toMatchObject({
+      reason: 'temporary',
+      permanent: false,
+    })
+  })
+})
+
+describe('retryHintSeconds', () => {
+  it.each<[string, number | null]>([
+    ['451 4.7.1 Greylisted, please try again in 5 minutes', 300],
+    ['421 Try again in 30 seconds', 30],
+    ['450 please retry after 2 hours', 7200],
+    ['451 temporary failure', null],
+  ])('%s → %s', (text, seconds) => {
+    expect(retryHintSeconds(text)).toBe(seconds)
+  })
+})
+
+describe('enhancedCodeOf', () => {
+  it('finds the enhanced code in a reply', () => {
+    expect(enhancedCodeOf('550-5.1.1 The email account')).toBe('5.1.1')
+    expect(enhancedCodeOf('550 no code')).toBeNull()
+  })
+})

@@ -1,0 +1,32 @@
+export {
+  BOUNCE_REASONS,
+  type BounceReason,
+  type Classification,
+  /** Reason, permanence and kind of a failure, and which rule of RULES said so. */
+  classifyFailure,
+  /** The enhanced status code (5.1.1) in a text, or null. */
+  enhancedCodeOf,
+  type Failure,
+  /** A "try again in N minutes" in a reply, in seconds; null when none. */
+  retryHintSeconds,
+  /** The classification rules, in order, each with the reply it was written for. */
+  RULES,
+} from './classify.js'
+export {
+  /** The record of a failure and the suppression it causes, if any. */
+  bounceDecision,
+  type BounceDecision,
+  type BounceDecisionInput,
+} from './bounce-decision.js'
+export {
+  type BouncedRecipient,
+  /** A DSN (RFC 3464) or a mailer-daemon's text bounce; null when it is not a bounce. */
+  parseBounce,
+  type ParsedBounce,
+} from './parse-bounce.js'
+export {
+  type BounceHistoryEntry,
+  /** Whether an address's bounce history puts it on the suppression list. */
+  shouldSuppress,
+  type SuppressionVerdict,
+} from './suppression-rule.js'

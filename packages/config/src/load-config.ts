@@ -1,0 +1,221 @@
+import { type Env, EnvReader } from './parse.js'
+import { parseClusterUrl, parseSentinelUrl } from './redis-url.js'
+
+export const SCOPES = ['send', 'read', 'admin'] as const
+export type Scope = (typeof SCOPES)[number]
+
+export type ApiKey = Readonly<{ name: string; scopes: readonly Scope[]; secret: string }>
+
+export const POOLS = ['transactional', 'mass', 'all'] as const
+export type PoolName = (typeof POOLS)[number]
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
+
+/** Size and count bounds of the send API; every one has its own error code. */
+export type SendLimits = Readonly<{
+  recipients: number
+  subjectChars: number
+  bodyBytes: number
+  attachments: number
+  attachmentBytes: number
+  batchBytes: number
+}>
+
+export type ApiConfig = Readonly<{
+  redisUrl: string
+  host: string
+  port: number
+  apiKeys: readonly ApiKey[]
+  logLevel: LogLevel
+  secretKey: Buffer | undefined
+  previousSecretKeys: readonly Buffer[]
+  limits: SendLimits
+  /** Bull Board without retry, promote and remove (DASHBOARD_READ_ONLY, default true). */
+  dashboardReadOnly: boolean
+  /** Requests per minute per API key on the send routes; 0: no limit. */
+  rateLimitSendPerMinute: number
+  /** DNS_SERVERS: the resolvers the DNS checks ask (`host[:port]`); empty: the system's. */
+  dnsServers: readonly string[]
+}>
+
+export type WorkerConfig = Readonly<{
+  redisUrl: string
+  pool: PoolName
+  concurrency: Readonly<{ transactional: number; mass: number }>
+  smtpUrl: string | undefined
+  outboxDir: string
+  logLevel: LogLevel
+  secretKey: Buffer | undefined
+  previousSecretKeys: readonly Buffer[]
+  metricsPort: number | undefined
+  /** Where the metrics listener binds (METRICS_HOST, default 127.0.0.1). */
+  metricsHost: string
+  /** DNS_SERVERS for the DMARC look-ups of senders; empty: the system's resolver. */
+  dnsServers: readonly string[]
+}>
+
+const MIB = 1024 * 1024
+const REDIS_MISSING =
+  'REDIS_URL is not set: point it at your Redis (redis://host:6379, rediss://…, or a unix socket path), ' +
+  'or run `pnpm start`, which starts a private redis-server for you'
+
+function readRedisUrl(reader: EnvReader): string {
+  const value = reader.raw('REDIS_URL')
+  if (value === undefined) {
+    reader.problem(REDIS_MISSING)
+    return ''
+  }
+  if (value.startsWith('/')) return value
+  if (value.startsWith('redis+cluster:')) {
+    if (parseClusterUrl(value) !== null) return value
+    reader.problem(
+      'REDIS_URL: a Cluster URL reads redis+cluster://[:password@]host:6379[,host:6379…]',
+    )
+    return ''
+  }
+  if (value.startsWith('redis+sentinel:')) {
+    if (parseSentinelUrl(value) !== null) return value
+    reader.problem(
+      'REDIS_URL: a Sentinel URL reads redis+sentinel://[:password@]host:26379[,host:26379…]/master-name',
+    )
+    return ''
+  }
+  return reader.url('REDIS_URL', ['redis', 'rediss']) ?? ''
+}
+
+function decodeKey(reader: EnvReader, name: string, value: string): Buffer | undefined {
+  const key = Buffer.from(value, 'base64')
+  if (key.length !== 32 || key.toString('base64') !== value) {
+    reader.problem(`${name} must be 32 bytes in base64 (e.g. \`openssl rand -base64 32\`)`)
+    return undefined
+  }
+  return key
+}
+
+function readSecretKey(reader: EnvReader): Buffer | undefined {
+  const value = reader.raw('OUTBOUND_SECRET_KEY')
+  return value === undefined ? undefined : decodeKey(reader, 'OUTBOUND_SECRET_KEY', value)
+}
+
+/** Keys being rotated out (OUTBOUND_SECRET_KEY_PREVIOUS): they still open stored secrets. */
+function readPreviousSecretKeys(reader: EnvReader): Buffer[] {
+  return reader
+    .list('OUTBOUND_SECRET_KEY_PREVIOUS')
+    .map((value) => decodeKey(reader, 'OUTBOUND_SECRET_KEY_PREVIOUS', value))
+    .filter((key): key is Buffer => key !== undefined)
+}
+
+function readApiKeys(reader: EnvReader): ApiKey[] {
+  const keys: ApiKey[] = []
+  for (const [index, entry] of reader.list('OUTBOUND_API_KEYS').entries()) {
+    const [name = '', scopeList = '', ...rest] = entry.split(':')
+    const secret = rest.join(':')
+    const scopes = scopeList.split('+').filter((scope) => scope !== '')
+    const where = `OUTBOUND_API_KEYS entry ${index + 1}`
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
+      reader.problem(`${where}: the name must be 1-64 letters, digits, ".", "_" or "-"`)
+    }
+    const known = scopes.filter((scope): scope is Scope => SCOPES.some((s) => s === scope))
+    if (scopes.length === 0 || known.length !== scopes.length) {
+      reader.problem(`${where} (${name}): scopes must be ${SCOPES.join(', ')} joined with "+"`)
+    }
+    if (secret.length < 16) {
+      reader.problem(`${where} (${name}): the secret must be at least 16 characters`)
+    }
+    if (keys.some((key) => key.name === name))
+      reader.problem(`${where}: the name ${name} is used twice`)
+    keys.push(Object.freeze({ name, scopes: Object.freeze(known), secret }))
+  }
+  return keys
+}
+
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host)
+}
+
+function readLimits(reader: EnvReader): SendLimits {
+  return Object.freeze({
+    recipients: reader.int('MAX_RECIPIENTS', 50, 1, 1000),
+    subjectChars: reader.int('MAX_SUBJECT_CHARS', 998, 1, 10_000),
+    bodyBytes: reader.int('MAX_BODY_BYTES', 5 * MIB, 1024, 50 * MIB),
+    attachments: reader.int('MAX_ATTACHMENTS', 20, 0, 500),
+    attachmentBytes: reader.int('MAX_ATTACHMENT_BYTES', 10 * MIB, 0, 100 * MIB),
+    batchBytes: reader.int('MAX_BATCH_BYTES', 50 * MIB, 1 * MIB, 500 * MIB),
+  })
+}
+
+/** The API process's configuration; throws one ConfigError naming every bad or missing variable. */
+export function loadApiConfig(env: Env): ApiConfig {
+  const reader = new EnvReader(env)
+  const host = reader.string('HOST', '127.0.0.1')
+  const apiKeys = readApiKeys(reader)
+  if (apiKeys.length === 0 && !isLoopbackHost(host)) {
+    reader.problem(
+      `HOST=${host} is not a loopback address, and OUTBOUND_API_KEYS is empty: ` +
+        'without API keys the API only listens on 127.0.0.1 / ::1',
+    )
+  }
+  const config: ApiConfig = {
+    redisUrl: readRedisUrl(reader),
+    host,
+    port: reader.int('PORT', 3000, 0, 65_535),
+    apiKeys,
+    logLevel: reader.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    secretKey: readSecretKey(reader),
+    previousSecretKeys: readPreviousSecretKeys(reader),
+    limits: readLimits(reader),
+    dashboardReadOnly: reader.bool('DASHBOARD_READ_ONLY', true),
+    rateLimitSendPerMinute: reader.int('RATE_LIMIT_SEND_PER_MINUTE', 6000, 0, 10_000_000),
+    dnsServers: reader.list('DNS_SERVERS'),
+  }
+  reader.finish()
+  return Object.freeze(config)
+}
+
+/** A worker process's configuration; throws one ConfigError naming every bad or missing variable. */
+export function loadWorkerConfig(env: Env, argv: readonly string[] = []): WorkerConfig {
+  const reader = new EnvReader(env)
+  const poolFlag = argv.indexOf('--pool')
+  // The --pool flag wins over WORKER_POOL.
+  const pool =
+    poolFlag >= 0
+      ? reader.oneOf('--pool', POOLS, 'all', argv[poolFlag + 1] ?? '')
+      : reader.oneOf('WORKER_POOL', POOLS, 'all')
+  const config: WorkerConfig = {
+    redisUrl: readRedisUrl(reader),
+    pool,
+    concurrency: Object.freeze({
+      transactional: reader.int('WORKER_CONCURRENCY_TRANSACTIONAL', 20, 1, 1000),
+      mass: reader.int('WORKER_CONCURRENCY_MASS', 20, 1, 1000),
+    }),
+    smtpUrl: reader.url('SMTP_URL', ['smtp', 'smtps']),
+    outboxDir: reader.string('OUTBOX_DIR', './var/outbox'),
+    logLevel: reader.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    secretKey: readSecretKey(reader),
+    previousSecretKeys: readPreviousSecretKeys(reader),
+    metricsPort: reader.optionalInt('METRICS_PORT', 1, 65_535),
+    metricsHost: reader.string('METRICS_HOST', '127.0.0.1'),
+    dnsServers: reader.list('DNS_SERVERS'),
+  }
+  reader.finish()
+  return Object.freeze(config)
+}
+
+const CREDENTIALS_IN_URL = /\/\/[^/@]*@/
+
+function redactUrl(url: string | undefined): string | undefined {
+  return url?.replace(CREDENTIALS_IN_URL, '//***@')
+}
+
+/** The loggable view of a configuration: secrets replaced, credentials cut out of URLs. */
+export function redactConfig(config: ApiConfig | WorkerConfig): Record<string, unknown> {
+  const view: Record<string, unknown> = { ...config, redisUrl: redactUrl(config.redisUrl) }
+  if ('apiKeys' in config) {
+    view['apiKeys'] = config.apiKeys.map((key) => ({ name: key.name, scopes: key.scopes }))
+  }
+  if ('smtpUrl' in config) view['smtpUrl'] = redactUrl(config.smtpUrl)
+  view['secretKey'] = config.secretKey === undefined ? 'unset' : 'set'
+  view['previousSecretKeys'] = config.previousSecretKeys.length
+  return view
+}

@@ -1,0 +1,20 @@
+export {
+  /** Retry delays in seconds used when no schedule is configured. */
+  DEFAULT_RETRY_SCHEDULE_SECONDS,
+  DELIVER_JOB,
+  type DeliverJobData,
+  DeliverJobDataSchema,
+  type DeliverJobOptions,
+  /** The options of a message's deliver job; job id = message id. */
+  deliverJobOptions,
+  /** True when a job payload is a well-formed deliver payload. */
+  isDeliverJobData,
+  /** The hash-tagged BullMQ prefix for a key base (default `outbound`). */
+  queuePrefix,
+  /** The name of the custom BullMQ backoff strategy that follows the retry schedule. */
+  RETRY_BACKOFF,
+  /** The delay before a retry, or undefined once the schedule is exhausted. */
+  retryDelayMs,
+  type Stream,
+  STREAMS,
+} from './queues.js'

@@ -1,0 +1,67 @@
+import { Type, type Static } from 'typebox'
+import { Compile } from 'typebox/compile'
+
+/** The two streams a message can travel on; each is one BullMQ queue of the same name. */
+export const STREAMS = ['transactional', 'mass'] as const
+export type Stream = (typeof STREAMS)[number]
+
+export const DELIVER_JOB = 'deliver'
+
+export const DeliverJobDataSchema = Type.Object(
+  { messageId: Type.String({ minLength: 1, maxLength: 64 }) },
+  { additionalProperties: false },
+)
+export type DeliverJobData = Static<typeof DeliverJobDataSchema>
+
+const deliverJobDataValidator = Compile(DeliverJobDataSchema)
+
+export function isDeliverJobData(value: unknown): value is DeliverJobData {
+  return deliverJobDataValidator.Check(value)
+}
+
+/**
+ * The BullMQ key prefix. The `{…}` hash tag puts every queue key in one Redis Cluster slot, which
+ * BullMQ's Lua scripts require.
+ */
+export function queuePrefix(base = 'outbound'): string {
+  return `${base}:{queues}`
+}
+
+// Retries follow a schedule of delays (seconds): about 24 hours in all, as MTAs do.
+export const DEFAULT_RETRY_SCHEDULE_SECONDS: readonly number[] = [
+  60, 300, 900, 3600, 10_800, 21_600, 43_200,
+]
+
+/** The delay before retry number `retry` (1-based), or undefined when the schedule is exhausted. */
+export function retryDelayMs(schedule: readonly number[], retry: number): number | undefined {
+  const seconds = schedule[retry - 1]
+  return seconds === undefined ? undefined : seconds * 1000
+}
+
+export const RETRY_BACKOFF = 'outbound-schedule'
+
+export type DeliverJobOptions = {
+  jobId: string
+  delay?: number
+  attempts: number
+  backoff: { type: string }
+  removeOnComplete: { age: number; count: number }
+  removeOnFail: { age: number }
+}
+
+/** Job options for a message: job id = message id, attempts = 1 + the retry schedule's length. */
+export function deliverJobOptions(
+  messageId: string,
+  delayMs: number,
+  schedule: readonly number[] = DEFAULT_RETRY_SCHEDULE_SECONDS,
+): DeliverJobOptions {
+  return {
+    jobId: messageId,
+    ...(delayMs > 0 ? { delay: delayMs } : {}),
+    attempts: schedule.length + 1,
+    backoff: { type: RETRY_BACKOFF },
+    // The message record is the history; finished jobs are kept a day for the dashboard.
+    removeOnComplete: { age: 24 * 3600, count: 50_000 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+  }
+}

@@ -1,0 +1,224 @@
+import type { Cluster, Redis } from 'ioredis'
+import { Type, type Static } from 'typebox'
+import { Compile } from 'typebox/compile'
+import { createKeys } from './keys.js'
+import type { Recipient } from './message-record.js'
+import { runScript, script } from './scripts.js'
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
+  Type.Union([schema, Type.Null()])
+
+export const BounceRecordSchema = Type.Object({
+  id: Type.String(),
+  messageId: Nullable(Type.String()),
+  /** The address in comparison form. */
+  recipient: Type.String(),
+  kind: Type.Union([Type.Literal('hard'), Type.Literal('soft')]),
+  permanent: Type.Boolean(),
+  reason: Type.String(),
+  source: Type.Union([Type.Literal('smtp'), Type.Literal('dsn')]),
+  smtpCode: Nullable(Type.Integer()),
+  enhancedCode: Nullable(Type.String()),
+  diagnostic: Nullable(Type.String()),
+  rule: Type.String(),
+  at: Type.String(),
+})
+export type BounceRecord = Static<typeof BounceRecordSchema>
+
+export const SuppressionSchema = Type.Object({
+  address: Type.String(),
+  reason: Type.String(),
+  source: Type.Union([Type.Literal('bounce'), Type.Literal('manual')]),
+  createdAt: Type.String(),
+})
+export type Suppression = Static<typeof SuppressionSchema>
+
+const bounceValidator = Compile(BounceRecordSchema)
+const suppressionValidator = Compile(SuppressionSchema)
+
+function parseOr<T>(raw: string | null, validator: { Check(v: unknown): v is T }): T | null {
+  if (raw === null) return null
+  const value: unknown = JSON.parse(raw)
+  return validator.Check(value) ? value : null
+}
+
+// KEYS: records, by-time, by-address, by-message ('' slot when none). ARGV: id, json, score, has message.
+const RECORD_BOUNCE = script(`
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+if ARGV[4] == '1' then redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1]) end
+return redis.call('ZCARD', KEYS[3])
+`)
+
+// KEYS: message record, events. ARGV: updates json, event json, now.
+// A late bounce: the recipients named get their new status; a message that was sent becomes
+// bounced once none of its recipients is delivered any more.
+const UPDATE_RECIPIENTS = script(`
+local raw = redis.call('HGET', KEYS[1], 'recipients')
+if not raw then return 0 end
+local recipients = cjson.decode(raw)
+local updates = cjson.decode(ARGV[1])
+local changed = 0
+for _, recipient in ipairs(recipients) do
+  local update = updates[string.lower(recipient.address)]
+  if update then
+    for field, value in pairs(update) do recipient[field] = value end
+    changed = changed + 1
+  end
+end
+if changed == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'recipients', cjson.encode(recipients), 'updatedAt', ARGV[3])
+if redis.call('HGET', KEYS[1], 'status') == 'sent' then
+  local delivered = false
+  for _, recipient in ipairs(recipients) do
+    if recipient.status == 'sent' then delivered = true end
+  end
+  if not delivered then redis.call('HSET', KEYS[1], 'status', 'bounced') end
+end
+redis.call('RPUSH', KEYS[2], ARGV[2])
+return changed
+`)
+
+export type BounceQuery = {
+  recipient?: string
+  messageId?: string
+  kind?: 'hard' | 'soft'
+  since?: Date
+  limit: number
+}
+
+/** Bounce records, per-address histories and the suppression list. */
+export function createBounceStore(redis: Redis | Cluster, prefix = 'outbound') {
+  const keys = createKeys(prefix)
+
+  async function recordsById(ids: readonly string[]): Promise<BounceRecord[]> {
+    if (ids.length === 0) return []
+    const values = await redis.hmget(keys.bounceRecords(), ...ids)
+    return values
+      .map((raw) => parseOr(raw, bounceValidator))
+      .filter((r): r is BounceRecord => r !== null)
+  }
+
+  return {
+    /** Stores a bounce and indexes it by time, address and message; returns the address's bounce count. */
+    async recordBounce(record: BounceRecord): Promise<number> {
+      const count = await runScript(
+        redis,
+        RECORD_BOUNCE,
+        [
+          keys.bounceRecords(),
+          keys.bouncesByTime(),
+          keys.bouncesByAddress(record.recipient),
+          keys.bouncesByMessage(record.messageId ?? ''),
+        ],
+        [
+          record.id,
+          JSON.stringify(record),
+          Date.parse(record.at),
+          record.messageId === null ? '0' : '1',
+        ],
+      )
+      return Number(count)
+    },
+
+    /** Every bounce of an address, oldest first (for the suppression rule). */
+    async bounceHistory(address: string): Promise<BounceRecord[]> {
+      return await recordsById(await redis.zrange(keys.bouncesByAddress(address), 0, -1))
+    },
+
+    /** Bounces, newest first, filtered (at most `limit`). */
+    async listBounces(query: BounceQuery): Promise<BounceRecord[]> {
+      const index =
+        query.recipient !== undefined
+          ? keys.bouncesByAddress(query.recipient)
+          : query.messageId !== undefined
+            ? keys.bouncesByMessage(query.messageId)
+            : keys.bouncesByTime()
+      const min = query.since === undefined ? '-inf' : String(query.since.getTime())
+      // A kind filter is applied after reading: read a few pages' worth.
+      const ids = await redis.zrevrangebyscore(
+        index,
+        '+inf',
+        min,
+        'LIMIT',
+        0,
+        query.kind === undefined ? query.limit : query.limit * 10,
+      )
+      return (await recordsById(ids))
+        .filter(
+          (r) =>
+            (query.messageId === undefined || r.messageId === query.messageId) &&
+            (query.kind === undefined || r.kind === query.kind),
+        )
+        .slice(0, query.limit)
+    },
+
+    /** Applies a late bounce to a message's recipients (keyed by lower-cased address). */
+    async updateRecipients(
+      messageId: string,
+      updates: Record<string, Partial<Recipient>>,
+      event: { type: string; detail: string },
+      at: Date,
+    ): Promise<number> {
+      const changed = await runScript(
+        redis,
+        UPDATE_RECIPIENTS,
+        [keys.message(messageId), keys.messageEvents(messageId)],
+        [
+          JSON.stringify(updates),
+          JSON.stringify({ at: at.toISOString(), ...event }),
+          at.toISOString(),
+        ],
+      )
+      return Number(changed)
+    },
+
+    /** Puts an address on the suppression list; an existing entry keeps its first reason. */
+    async addSuppression(suppression: Suppression): Promise<boolean> {
+      return (
+        (await redis.hsetnx(
+          keys.suppressions(),
+          suppression.address,
+          JSON.stringify(suppression),
+        )) === 1
+      )
+    },
+
+    async removeSuppression(address: string): Promise<boolean> {
+      return (await redis.hdel(keys.suppressions(), address)) === 1
+    },
+
+    async getSuppression(address: string): Promise<Suppression | null> {
+      return parseOr(await redis.hget(keys.suppressions(), address), suppressionValidator)
+    },
+
+    /** Suppressions, newest first (at most `limit`). */
+    async listSuppressions(limit: number): Promise<Suppression[]> {
+      const all = Object.values(await redis.hgetall(keys.suppressions()))
+        .map((raw) => parseOr(raw, suppressionValidator))
+        .filter((s): s is Suppression => s !== null)
+      return all.sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1)).slice(0, limit)
+    },
+
+    /** Which of these (comparison-form) addresses are suppressed. */
+    async suppressedAmong(addresses: readonly string[]): Promise<Set<string>> {
+      if (addresses.length === 0) return new Set()
+      const values = await redis.hmget(keys.suppressions(), ...addresses)
+      return new Set(addresses.filter((_, i) => values[i] !== null))
+    },
+
+    /** Keeps a message that was not a bounce for inspection (the newest 100, a week). */
+    async keepRejectedInbound(raw: string, at: Date): Promise<void> {
+      const key = keys.rejectedInbound()
+      await redis
+        .multi()
+        .lpush(key, JSON.stringify({ at: at.toISOString(), raw }))
+        .ltrim(key, 0, 99)
+        .expire(key, 7 * 86_400)
+        .exec()
+    },
+  }
+}
+
+export type BounceStore = ReturnType<typeof createBounceStore>

@@ -1,0 +1,114 @@
+import { Type, type Static } from 'typebox'
+import { Compile } from 'typebox/compile'
+import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '@outbound/jobs'
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
+  Type.Union([schema, Type.Null()])
+
+export const SECURITIES = ['none', 'starttls', 'tls'] as const
+export type Security = (typeof SECURITIES)[number]
+
+export const OutgoingServerSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  host: Type.String(),
+  port: Type.Integer(),
+  security: Type.Enum(SECURITIES),
+  username: Nullable(Type.String()),
+  /** The password sealed with OUTBOUND_SECRET_KEY (@outbound/secrets); never the plaintext. */
+  passwordSealed: Nullable(Type.String()),
+  sequence: Type.Integer(),
+  fromFilter: Nullable(Type.String()),
+  dailyLimit: Nullable(Type.Integer()),
+  /** What authorises this server in SPF (`include:_spf.provider.example`, `ip4:203.0.113.5`). */
+  spf: Type.Optional(Nullable(Type.String())),
+  maxConnections: Type.Integer(),
+  active: Type.Boolean(),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+})
+export type OutgoingServer = Static<typeof OutgoingServerSchema>
+
+export const DKIM_ALGORITHMS = ['rsa', 'ed25519'] as const
+
+/** A DKIM key of an alias domain: the private key sealed with OUTBOUND_SECRET_KEY. */
+export const DkimKeySchema = Type.Object({
+  selector: Type.String(),
+  algorithm: Type.Enum(DKIM_ALGORITHMS),
+  privateKeySealed: Type.String(),
+  /** The p= value of the DNS record (base64). */
+  publicKey: Type.String(),
+  createdAt: Type.String(),
+})
+export type DkimKey = Static<typeof DkimKeySchema>
+
+export const AliasDomainRecordSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  sequence: Type.Integer(),
+  bounceAlias: Type.String(),
+  catchallAlias: Type.String(),
+  defaultFrom: Type.String(),
+  /** Every key signs (a new selector signs beside the old one until that is removed). */
+  dkimKeys: Type.Optional(Type.Array(DkimKeySchema)),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+})
+export type AliasDomainRecord = Static<typeof AliasDomainRecordSchema>
+
+export const CompanySchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  aliasDomainId: Nullable(Type.String()),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+})
+export type Company = Static<typeof CompanySchema>
+
+export const SettingsSchema = Type.Object({
+  defaultFromFilter: Nullable(Type.String()),
+  forceSmtpFrom: Nullable(Type.String()),
+  dynamicSmtpFrom: Nullable(Type.String()),
+  massDedicatedServerId: Nullable(Type.String()),
+  defaultDailyLimit: Type.Integer(),
+  quotaTimezone: Type.String(),
+  transactionalReservePercent: Type.Integer(),
+  bounceSuppressAfter: Type.Integer(),
+  retrySchedule: Type.Object({
+    transactional: Type.Array(Type.Integer()),
+    mass: Type.Array(Type.Integer()),
+  }),
+})
+export type Settings = Static<typeof SettingsSchema>
+
+/** Settings before anyone changed them (CONTRACT.md). */
+export const DEFAULT_SETTINGS: Settings = {
+  defaultFromFilter: null,
+  forceSmtpFrom: null,
+  dynamicSmtpFrom: null,
+  massDedicatedServerId: null,
+  defaultDailyLimit: 200,
+  quotaTimezone: 'UTC',
+  transactionalReservePercent: 10,
+  bounceSuppressAfter: 1,
+  retrySchedule: {
+    transactional: [...DEFAULT_RETRY_SCHEDULE_SECONDS],
+    mass: [...DEFAULT_RETRY_SCHEDULE_SECONDS],
+  },
+}
+
+/** Everything routing needs, read at one version. */
+export type ConfigSnapshot = {
+  version: number
+  servers: OutgoingServer[]
+  aliasDomains: AliasDomainRecord[]
+  companies: Company[]
+  settings: Settings
+}
+
+export const configValidators = {
+  servers: Compile(OutgoingServerSchema),
+  'alias-domains': Compile(AliasDomainRecordSchema),
+  companies: Compile(CompanySchema),
+  settings: Compile(SettingsSchema),
+}

@@ -1,0 +1,69 @@
+export {
+  /** Every Redis key under a base; the only place keys are built. */
+  createKeys,
+  type Keys,
+} from './keys.js'
+export {
+  CorruptRecordError,
+  type DkimOutcome,
+  FINAL_STATUSES,
+  type Handoff,
+  MESSAGE_STATUSES,
+  type MessageContent,
+  type MessageEvent,
+  type MessageRecord,
+  type MessageRequest,
+  type MessageStatus,
+  type NewMessage,
+  type Recipient,
+  type Routing,
+} from './message-record.js'
+export {
+  type CancelResult,
+  type ClaimResult,
+  /** The message store over one Redis connection, every key under a prefix (default `outbound`). */
+  createMessageStore,
+  IDEMPOTENCY_TTL_SECONDS,
+  type IdempotencyEntry,
+  MESSAGE_RETENTION_SECONDS,
+  type MessageStore,
+  type Outcome,
+} from './message-store.js'
+export {
+  type AliasDomainRecord,
+  type Company,
+  type ConfigSnapshot,
+  DEFAULT_SETTINGS,
+  DKIM_ALGORITHMS,
+  type DkimKey,
+  type OutgoingServer,
+  type Security,
+  SECURITIES,
+  type Settings,
+} from './config-records.js'
+export {
+  type ConfigStore,
+  /** Servers, alias domains, companies and settings; every write bumps and publishes the version. */
+  createConfigStore,
+  type DeleteResult,
+  type PutResult,
+} from './config-store.js'
+export {
+  type ConfigCache,
+  /** A per-process configuration copy that follows changes within a second. */
+  createConfigCache,
+} from './config-cache.js'
+export {
+  /** Daily quota counters: an atomic reservation and release per server and day. */
+  createQuotaStore,
+  type QuotaStore,
+  type Reservation,
+} from './quota-store.js'
+export {
+  type BounceQuery,
+  type BounceRecord,
+  type BounceStore,
+  /** Bounce records, address histories, late-bounce updates and the suppression list. */
+  createBounceStore,
+  type Suppression,
+} from './bounce-store.js'

@@ -1,0 +1,261 @@
+import { Type, type Static } from 'typebox'
+import { Compile } from 'typebox/compile'
+import { STREAMS, type Stream } from '@outbound/jobs'
+
+export const MESSAGE_STATUSES = [
+  'queued',
+  'scheduled',
+  'deferred',
+  'sending',
+  'sent',
+  'bounced',
+  'failed',
+  'suppressed',
+  'canceled',
+] as const
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number]
+
+/** Statuses a message never leaves. */
+export const FINAL_STATUSES: readonly MessageStatus[] = [
+  'sent',
+  'bounced',
+  'failed',
+  'suppressed',
+  'canceled',
+]
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
+  Type.Union([schema, Type.Null()])
+
+export const RecipientSchema = Type.Object({
+  address: Type.String(),
+  field: Type.Union([Type.Literal('to'), Type.Literal('cc'), Type.Literal('bcc')]),
+  status: Type.Union([
+    Type.Literal('pending'),
+    Type.Literal('sent'),
+    Type.Literal('deferred'),
+    Type.Literal('bounced'),
+    Type.Literal('failed'),
+    Type.Literal('suppressed'),
+  ]),
+  smtpCode: Nullable(Type.Integer()),
+  enhancedCode: Nullable(Type.String()),
+  diagnostic: Nullable(Type.String()),
+})
+export type Recipient = Static<typeof RecipientSchema>
+
+/** What the caller asked for, minus the bodies: kept as accepted, never rewritten. */
+export const MessageRequestSchema = Type.Object({
+  from: Type.String(),
+  to: Type.Array(Type.String()),
+  cc: Type.Array(Type.String()),
+  bcc: Type.Array(Type.String()),
+  replyTo: Nullable(Type.String()),
+  subject: Type.String(),
+  headers: Type.Record(Type.String(), Type.String()),
+  companyId: Nullable(Type.String()),
+  serverId: Nullable(Type.String()),
+  reference: Nullable(Type.String()),
+  tags: Type.Array(Type.String()),
+  metadata: Type.Record(Type.String(), Type.String()),
+  /** The Message-ID header, fixed at acceptance so every attempt sends the same one. */
+  messageIdHeader: Type.String(),
+})
+export type MessageRequest = Static<typeof MessageRequestSchema>
+
+export const MessageContentSchema = Type.Object({
+  text: Nullable(Type.String()),
+  html: Nullable(Type.String()),
+  attachments: Type.Array(
+    Type.Object({
+      filename: Type.String(),
+      contentType: Nullable(Type.String()),
+      /** base64, as received */
+      content: Type.String(),
+    }),
+  ),
+})
+export type MessageContent = Static<typeof MessageContentSchema>
+
+export const RoutingSchema = Type.Object({ step: Type.String(), reason: Type.String() })
+
+/** Whether a message went out DKIM-signed, by whom, and if not, why. */
+export const DkimOutcomeSchema = Type.Object({
+  signed: Type.Boolean(),
+  domain: Type.String(),
+  selectors: Type.Array(Type.String()),
+  detail: Type.String(),
+})
+export type DkimOutcome = Static<typeof DkimOutcomeSchema>
+export type Routing = Static<typeof RoutingSchema>
+
+export const MessageEventSchema = Type.Object({
+  at: Type.String(),
+  type: Type.String(),
+  detail: Nullable(Type.String()),
+})
+export type MessageEvent = Static<typeof MessageEventSchema>
+
+/** A message as the API accepts it, before it is written. */
+export type NewMessage = {
+  id: string
+  stream: Stream
+  status: 'queued' | 'scheduled'
+  createdAt: Date
+  scheduledAt: Date | null
+  request: MessageRequest
+  content: MessageContent
+  recipients: Recipient[]
+}
+
+/**
+ * The hand-over state of a message in `sending`: `connecting` until the end of DATA is about to be
+ * written (an interrupted attempt can safely be retried), `committing` from then on (the server
+ * may have the message: it is never sent again).
+ */
+export type Handoff = 'connecting' | 'committing'
+
+export type MessageRecord = Omit<NewMessage, 'status' | 'content'> & {
+  status: MessageStatus
+  attempts: number
+  handoff: Handoff | null
+  committedAt: Date | null
+  updatedAt: Date
+  sentAt: Date | null
+  /** While deferred: when the next attempt is due (a retry, or the quota window's reset). */
+  deferredUntil: Date | null
+  smtpResponse: string | null
+  error: string | null
+  serverId: string | null
+  headerFrom: string | null
+  envelopeFrom: string | null
+  routing: Routing | null
+  dkim: DkimOutcome | null
+  /** Deliverability warnings about this message (e.g. a sender whose DMARC policy will bite). */
+  warnings: string[]
+  events: MessageEvent[]
+}
+
+/** The hash fields of a record other than `content`; `id` first, so a missing record reads null. */
+export const RECORD_FIELDS = [
+  'id',
+  'stream',
+  'status',
+  'createdAt',
+  'updatedAt',
+  'scheduledAt',
+  'attempts',
+  'handoff',
+  'committedAt',
+  'sentAt',
+  'deferredUntil',
+  'smtpResponse',
+  'error',
+  'serverId',
+  'headerFrom',
+  'envelopeFrom',
+  'routing',
+  'dkim',
+  'warnings',
+  'request',
+  'recipients',
+] as const
+
+const validators = {
+  recipients: Compile(Type.Array(RecipientSchema)),
+  request: Compile(MessageRequestSchema),
+  content: Compile(MessageContentSchema),
+  routing: Compile(RoutingSchema),
+  dkim: Compile(DkimOutcomeSchema),
+  warnings: Compile(Type.Array(Type.String())),
+  event: Compile(MessageEventSchema),
+}
+
+export class CorruptRecordError extends Error {
+  constructor(id: string, field: string, options?: ErrorOptions) {
+    super(`message ${id}: field "${field}" in Redis is not valid`, options)
+    this.name = 'CorruptRecordError'
+  }
+}
+
+type Validator<T> = { Check(value: unknown): value is T }
+
+function parseJsonField<T>(id: string, field: string, raw: string, validator: Validator<T>): T {
+  let value: unknown
+  try {
+    value = JSON.parse(raw)
+  } catch (err) {
+    throw new CorruptRecordError(id, field, { cause: err })
+  }
+  if (!validator.Check(value)) throw new CorruptRecordError(id, field)
+  return value
+}
+
+const optionalDate = (raw: string | undefined) =>
+  raw === undefined || raw === '' ? null : new Date(raw)
+const optionalString = (raw: string | undefined) => (raw === undefined || raw === '' ? null : raw)
+
+function isStatus(value: string | undefined): value is MessageStatus {
+  return MESSAGE_STATUSES.some((status) => status === value)
+}
+
+function isStream(value: string | undefined): value is Stream {
+  return STREAMS.some((stream) => stream === value)
+}
+
+/** Hash fields of a new record (all strings, as Redis keeps them). */
+export function serializeNewMessage(message: NewMessage): Record<string, string> {
+  return {
+    id: message.id,
+    stream: message.stream,
+    status: message.status,
+    createdAt: message.createdAt.toISOString(),
+    updatedAt: message.createdAt.toISOString(),
+    scheduledAt: message.scheduledAt?.toISOString() ?? '',
+    attempts: '0',
+    request: JSON.stringify(message.request),
+    content: JSON.stringify(message.content),
+    recipients: JSON.stringify(message.recipients),
+  }
+}
+
+/** A record read back from its hash fields and event list; throws CorruptRecordError. */
+export function parseMessageRecord(
+  id: string,
+  fields: Record<string, string>,
+  events: readonly string[],
+): MessageRecord {
+  const { status, stream, handoff } = fields
+  if (!isStatus(status)) throw new CorruptRecordError(id, 'status')
+  if (!isStream(stream)) throw new CorruptRecordError(id, 'stream')
+  const routing = optionalString(fields['routing'])
+  const dkim = optionalString(fields['dkim'])
+  return {
+    id,
+    stream,
+    status,
+    createdAt: new Date(fields['createdAt'] ?? 0),
+    updatedAt: new Date(fields['updatedAt'] ?? 0),
+    scheduledAt: optionalDate(fields['scheduledAt']),
+    attempts: Number(fields['attempts'] ?? 0),
+    handoff: handoff === 'connecting' || handoff === 'committing' ? handoff : null,
+    committedAt: optionalDate(fields['committedAt']),
+    sentAt: optionalDate(fields['sentAt']),
+    deferredUntil: optionalDate(fields['deferredUntil']),
+    smtpResponse: optionalString(fields['smtpResponse']),
+    error: optionalString(fields['error']),
+    serverId: optionalString(fields['serverId']),
+    headerFrom: optionalString(fields['headerFrom']),
+    envelopeFrom: optionalString(fields['envelopeFrom']),
+    routing: routing === null ? null : parseJsonField(id, 'routing', routing, validators.routing),
+    dkim: dkim === null ? null : parseJsonField(id, 'dkim', dkim, validators.dkim),
+    warnings: parseJsonField(id, 'warnings', fields['warnings'] ?? '[]', validators.warnings),
+    request: parseJsonField(id, 'request', fields['request'] ?? '', validators.request),
+    recipients: parseJsonField(id, 'recipients', fields['recipients'] ?? '', validators.recipients),
+    events: events.map((event) => parseJsonField(id, 'events', event, validators.event)),
+  }
+}
+
+export function parseMessageContent(id: string, raw: string): MessageContent {
+  return parseJsonField(id, 'content', raw, validators.content)
+}

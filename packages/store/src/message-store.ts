@@ -1,0 +1,270 @@
+import type { Cluster, Redis } from 'ioredis'
+import { createKeys } from './keys.js'
+import {
+  type DkimOutcome,
+  FINAL_STATUSES,
+  type MessageContent,
+  type MessageEvent,
+  type MessageRecord,
+  type MessageStatus,
+  type NewMessage,
+  MESSAGE_STATUSES,
+  parseMessageContent,
+  parseMessageRecord,
+  RECORD_FIELDS,
+  serializeNewMessage,
+  type Recipient,
+  type Routing,
+} from './message-record.js'
+import {
+  CANCEL_MESSAGE,
+  CLAIM_MESSAGE,
+  COMMIT_HANDOFF,
+  CREATE_MESSAGE,
+  RECORD_OUTCOME,
+  RESERVE_IDEMPOTENCY_KEY,
+  runScript,
+} from './scripts.js'
+
+/** How long a message record is kept once its status is final. */
+export const MESSAGE_RETENTION_SECONDS = 30 * 24 * 3600
+/** How long an Idempotency-Key is remembered (CONTRACT.md: 24 h). */
+export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+
+export type ClaimResult =
+  | { kind: 'claimed'; attempts: number }
+  | { kind: 'missing' }
+  | { kind: 'final'; status: MessageStatus }
+  /** Another attempt reached the point of no return; `token` is its claim. */
+  | { kind: 'committing'; token: string; committedAt: Date }
+
+export type CancelResult =
+  | { kind: 'canceled'; previous: MessageStatus }
+  | { kind: 'missing' }
+  | { kind: 'conflict'; status: MessageStatus }
+
+/** What an attempt ended with; fields left out are unchanged. */
+export type Outcome = {
+  status: Extract<MessageStatus, 'sent' | 'deferred' | 'failed' | 'bounced' | 'suppressed'>
+  event: { type: string; detail: string | null }
+  sentAt?: Date
+  deferredUntil?: Date | null
+  /** Sets the attempt count (a quota deferral gives back the attempt it was counted as). */
+  attempts?: number
+  smtpResponse?: string | null
+  error?: string | null
+  recipients?: Recipient[]
+  serverId?: string
+  headerFrom?: string
+  envelopeFrom?: string
+  routing?: Routing
+  dkim?: DkimOutcome
+  warnings?: string[]
+}
+
+export type IdempotencyEntry = {
+  bodyHash: string
+  messageId: string
+  /** The first answer, returned again for every repeat. */
+  response: { id: string; status: string; stream: string }
+}
+
+function eventJson(at: Date, type: string, detail: string | null): string {
+  const event: MessageEvent = { at: at.toISOString(), type, detail }
+  return JSON.stringify(event)
+}
+
+function outcomeFields(outcome: Outcome, at: Date): string[] {
+  const fields: Record<string, string> = { status: outcome.status, updatedAt: at.toISOString() }
+  if (outcome.sentAt !== undefined) fields['sentAt'] = outcome.sentAt.toISOString()
+  if (outcome.deferredUntil !== undefined)
+    fields['deferredUntil'] = outcome.deferredUntil?.toISOString() ?? ''
+  if (outcome.attempts !== undefined) fields['attempts'] = String(outcome.attempts)
+  if (outcome.smtpResponse !== undefined) fields['smtpResponse'] = outcome.smtpResponse ?? ''
+  if (outcome.error !== undefined) fields['error'] = outcome.error ?? ''
+  if (outcome.recipients !== undefined) fields['recipients'] = JSON.stringify(outcome.recipients)
+  if (outcome.warnings !== undefined) fields['warnings'] = JSON.stringify(outcome.warnings)
+  return [...Object.entries(fields).flat(), ...handoffFields(outcome)]
+}
+
+/** What an attempt sends with: the server, the rewritten From, the envelope, the signature. */
+export type Handoff = Pick<Outcome, 'serverId' | 'headerFrom' | 'envelopeFrom' | 'routing' | 'dkim'>
+
+function handoffFields(handoff: Handoff): string[] {
+  const fields: Record<string, string> = {}
+  if (handoff.serverId !== undefined) fields['serverId'] = handoff.serverId
+  if (handoff.headerFrom !== undefined) fields['headerFrom'] = handoff.headerFrom
+  if (handoff.envelopeFrom !== undefined) fields['envelopeFrom'] = handoff.envelopeFrom
+  if (handoff.routing !== undefined) fields['routing'] = JSON.stringify(handoff.routing)
+  if (handoff.dkim !== undefined) fields['dkim'] = JSON.stringify(handoff.dkim)
+  return Object.entries(fields).flat()
+}
+
+function isMessageStatus(value: unknown): value is MessageStatus {
+  return MESSAGE_STATUSES.some((status) => status === value)
+}
+
+/** The message store over one Redis connection; every key lives under `prefix`. */
+export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') {
+  const keys = createKeys(prefix)
+  const recordKeys = (id: string) => [keys.message(id), keys.messageEvents(id)]
+
+  return {
+    /** Writes a new record with its first event; false when a record with that id exists. */
+    async createMessage(message: NewMessage): Promise<boolean> {
+      const fields = Object.entries(serializeNewMessage(message)).flat()
+      const detail = message.scheduledAt === null ? null : message.scheduledAt.toISOString()
+      const created = await runScript(redis, CREATE_MESSAGE, recordKeys(message.id), [
+        eventJson(message.createdAt, message.status, detail),
+        ...fields,
+      ])
+      return created === 1
+    },
+
+    /** Removes a record that was never handed to a queue (the enqueue failed). */
+    async deleteMessage(id: string): Promise<void> {
+      await redis.del(...recordKeys(id))
+    },
+
+    /** The record with its events, without the bodies; null when there is none. */
+    async getMessage(id: string): Promise<MessageRecord | null> {
+      // Both commands leave in one write; an event appended in between is harmless.
+      const [values, events] = await Promise.all([
+        redis.hmget(keys.message(id), ...RECORD_FIELDS),
+        redis.lrange(keys.messageEvents(id), 0, -1),
+      ])
+      if (values[0] === null) return null
+      const fields: Record<string, string> = {}
+      RECORD_FIELDS.forEach((field, index) => {
+        const value = values[index]
+        if (value !== null && value !== undefined) fields[field] = value
+      })
+      return parseMessageRecord(id, fields, events)
+    },
+
+    /** The bodies and attachments of a message; null when there is no record. */
+    async getMessageContent(id: string): Promise<MessageContent | null> {
+      const raw = await redis.hget(keys.message(id), 'content')
+      return raw === null ? null : parseMessageContent(id, raw)
+    },
+
+    /** Takes a message for one delivery attempt identified by `token`. */
+    async claimMessage(id: string, token: string, at: Date): Promise<ClaimResult> {
+      const result = await runScript(redis, CLAIM_MESSAGE, recordKeys(id), [
+        token,
+        at.toISOString(),
+        eventJson(at, 'sending', null),
+        eventJson(
+          at,
+          'sending',
+          'taken over from an attempt that was interrupted before the hand-over',
+        ),
+      ])
+      if (!Array.isArray(result)) throw new Error(`claiming message ${id}: unexpected reply`)
+      const [kind, first, second] = result.map(String)
+      if (kind === 'claimed') return { kind, attempts: Number(first) }
+      if (kind === 'missing') return { kind }
+      if (kind === 'committing')
+        return { kind, token: first ?? '', committedAt: new Date(second ?? 0) }
+      if (kind === 'final' && isMessageStatus(first)) return { kind, status: first }
+      throw new Error(`claiming message ${id}: unexpected reply ${kind ?? ''}`)
+    },
+
+    /**
+     * Records that the end of DATA is about to be written. False when the claim was lost (canceled,
+     * or taken over by another attempt): the caller must then abort without finishing DATA.
+     */
+    async commitHandoff(
+      id: string,
+      token: string,
+      at: Date,
+      handoff: Handoff = {},
+    ): Promise<boolean> {
+      const result = await runScript(
+        redis,
+        COMMIT_HANDOFF,
+        [keys.message(id)],
+        [token, at.toISOString(), ...handoffFields(handoff)],
+      )
+      return result === 1
+    },
+
+    /** Writes an attempt's outcome if `token` still holds the claim; false otherwise. */
+    async recordOutcome(id: string, token: string, outcome: Outcome, at: Date): Promise<boolean> {
+      const ttl = FINAL_STATUSES.includes(outcome.status) ? MESSAGE_RETENTION_SECONDS : 0
+      const result = await runScript(redis, RECORD_OUTCOME, recordKeys(id), [
+        token,
+        eventJson(at, outcome.event.type, outcome.event.detail),
+        ttl,
+        ...outcomeFields(outcome, at),
+      ])
+      return result === 1
+    },
+
+    /** Cancels a message that has not reached the point of no return. */
+    async cancelMessage(id: string, at: Date): Promise<CancelResult> {
+      const result = await runScript(redis, CANCEL_MESSAGE, recordKeys(id), [
+        eventJson(at, 'canceled', null),
+        at.toISOString(),
+        MESSAGE_RETENTION_SECONDS,
+      ])
+      if (!Array.isArray(result)) throw new Error(`canceling message ${id}: unexpected reply`)
+      const [kind, status] = result.map(String)
+      if (kind === 'missing') return { kind }
+      if (!isMessageStatus(status)) throw new Error(`canceling message ${id}: unexpected reply`)
+      return kind === 'canceled' ? { kind, previous: status } : { kind: 'conflict', status }
+    },
+
+    /**
+     * Remembers an Idempotency-Key for 24 h. Returns the entry stored first: `entry` itself when
+     * this call stored it, or the earlier one (compare its bodyHash).
+     */
+    async reserveIdempotencyKey(
+      scope: string,
+      key: string,
+      entry: IdempotencyEntry,
+    ): Promise<{ stored: boolean; entry: IdempotencyEntry }> {
+      const reply = await runScript(
+        redis,
+        RESERVE_IDEMPOTENCY_KEY,
+        [keys.idempotency(scope, key)],
+        [JSON.stringify(entry), IDEMPOTENCY_TTL_SECONDS],
+      )
+      if (typeof reply !== 'string') return { stored: true, entry }
+      return { stored: false, entry: parseIdempotencyEntry(reply) }
+    },
+
+    /** Forgets a key whose request failed before it was enqueued, so a retry starts afresh. */
+    async releaseIdempotencyKey(scope: string, key: string): Promise<void> {
+      await redis.del(keys.idempotency(scope, key))
+    },
+  }
+}
+
+function parseIdempotencyEntry(raw: string): IdempotencyEntry {
+  const value: unknown = JSON.parse(raw)
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    'bodyHash' in value &&
+    'messageId' in value &&
+    'response' in value &&
+    typeof value.bodyHash === 'string' &&
+    typeof value.messageId === 'string' &&
+    typeof value.response === 'object' &&
+    value.response !== null &&
+    'id' in value.response &&
+    'status' in value.response &&
+    'stream' in value.response
+  ) {
+    const { id, status, stream } = value.response
+    return {
+      bodyHash: value.bodyHash,
+      messageId: value.messageId,
+      response: { id: String(id), status: String(status), stream: String(stream) },
+    }
+  }
+  throw new Error('an idempotency entry in Redis is not valid')
+}
+
+export type MessageStore = ReturnType<typeof createMessageStore>

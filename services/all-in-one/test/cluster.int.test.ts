@@ -1,0 +1,159 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePort, type SmtpSink, startSmtpSink, waitFor } from '@outbound/testing'
+
+// Real processes (`pnpm build` first) against a real three-node Redis Cluster on this machine.
+const repo = resolve(import.meta.dirname, '../../..')
+const children: ChildProcess[] = []
+const nodes: ChildProcess[] = []
+let dir = ''
+let ports: number[] = []
+let sink: SmtpSink
+let base = ''
+
+function redisCli(port: number, ...args: string[]): string {
+  return execFileSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' })
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'outbound-cluster-'))
+  ports = [await freePort(), await freePort(), await freePort()]
+  for (const port of ports) {
+    nodes.push(
+      spawn(
+        'redis-server',
+        [
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          `nodes-${port}.conf`,
+          '--dir',
+          dir,
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+        ],
+        { stdio: 'ignore' },
+      ),
+    )
+  }
+  for (const port of ports)
+    await waitFor(() => {
+      try {
+        return redisCli(port, 'ping').trim() === 'PONG'
+      } catch {
+        return false
+      }
+    })
+  execFileSync(
+    'redis-cli',
+    [
+      '--cluster',
+      'create',
+      ...ports.map((p) => `127.0.0.1:${p}`),
+      '--cluster-replicas',
+      '0',
+      '--cluster-yes',
+    ],
+    { stdio: 'ignore' },
+  )
+  for (const port of ports)
+    await waitFor(() => redisCli(port, 'cluster', 'info').includes('cluster_state:ok'), {
+      what: 'the cluster',
+    })
+
+  sink = await startSmtpSink()
+  const apiPort = await freePort()
+  base = `http://127.0.0.1:${apiPort}`
+  const env = {
+    PATH: process.env['PATH'],
+    LOG_LEVEL: 'warn',
+    REDIS_URL: `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`,
+    SMTP_URL: sink.url,
+  }
+  children.push(
+    spawn(process.execPath, [join(repo, 'services/api/dist/main.js')], {
+      env: { ...env, PORT: String(apiPort) },
+      stdio: 'ignore',
+    }),
+  )
+  children.push(
+    spawn(process.execPath, [join(repo, 'services/worker/dist/main.js'), '--pool', 'all'], {
+      env,
+      stdio: 'ignore',
+    }),
+  )
+  await waitFor(
+    () =>
+      fetch(`${base}/ready`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    { timeoutMs: 30_000, what: 'the API' },
+  )
+})
+
+afterAll(async () => {
+  for (const child of [...children, ...nodes]) {
+    if (child.exitCode !== null) continue
+    const exited = new Promise((r) => child.once('exit', r))
+    child.kill('SIGTERM')
+    await exited
+  }
+  await sink.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe('Outbound on Redis Cluster', () => {
+  it('takes configuration, accepts, delivers and reports quota across slots', async () => {
+    const patch = await fetch(`${base}/v1/settings`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ defaultDailyLimit: 1000 }),
+    })
+    expect(patch.status).toBe(200)
+    const emails = Array.from({ length: 40 }, (_, i) => ({
+      from: 'ann@shop.example',
+      to: `r${i}@example.com`,
+      subject: `${i}`,
+      text: 'x',
+      stream: i % 2 === 0 ? 'mass' : 'transactional',
+    }))
+    const batch = await fetch(`${base}/v1/emails/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ emails }),
+    })
+    const { results } = (await batch.json()) as { results: { id: string }[] }
+    await sink.waitForMessages(40, 30_000)
+    const statuses = await Promise.all(
+      results.map(
+        async ({ id }) =>
+          await waitFor(async () => {
+            const record = (await (await fetch(`${base}/v1/emails/${id}`)).json()) as {
+              status: string
+            }
+            return record.status === 'sent' ? record.status : null
+          }),
+      ),
+    )
+    expect(statuses).toHaveLength(40)
+    const quota = (await (await fetch(`${base}/v1/quota`)).json()) as {
+      serverId: string
+      used: number
+      limit: number
+    }[]
+    expect(quota.find((q) => q.serverId === 'default')).toMatchObject({ used: 40, limit: 1000 })
+    // Keys of different messages land on different nodes: the cluster is really used.
+    const perNode = ports.map((port) => Number(redisCli(port, 'dbsize').trim()))
+    expect(perNode.filter((count) => count > 0).length).toBeGreaterThan(1)
+  })
+})

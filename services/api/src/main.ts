@@ -1,0 +1,78 @@
+import { Queue } from 'bullmq'
+import { ulid } from 'ulid'
+import { ConfigError, loadApiConfig, redactConfig } from '@outbound/config'
+import { type DeliverJobData, queuePrefix, type Stream } from '@outbound/jobs'
+import { createLogger, createRedis, handleSignals, waitForRedis } from '@outbound/runtime'
+import {
+  createBounceStore,
+  createConfigCache,
+  createConfigStore,
+  createMessageStore,
+  createQuotaStore,
+} from '@outbound/store'
+import { buildApp } from './app.js'
+import { createTxtResolver } from './resolve-txt.js'
+
+const STARTUP_REDIS_TIMEOUT_MS = 15_000
+const SHUTDOWN_TIMEOUT_MS = 15_000
+
+async function main(): Promise<void> {
+  let config
+  try {
+    config = loadApiConfig(process.env)
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    process.stderr.write(`outbound api: ${err.message}\n`)
+    process.exit(1)
+  }
+  const log = createLogger(config.logLevel, 'api', process.stdout.isTTY)
+  log.info({ config: redactConfig(config) }, 'starting api')
+
+  const redis = createRedis(config.redisUrl, 'producer', log)
+  await waitForRedis(redis, STARTUP_REDIS_TIMEOUT_MS)
+  const queue = (name: Stream) => {
+    const q = new Queue<DeliverJobData>(name, { connection: redis, prefix: queuePrefix() })
+    q.on('error', (err) => log.warn({ err, queue: name }, 'queue error'))
+    return q
+  }
+  const queues = { transactional: queue('transactional'), mass: queue('mass') }
+
+  const configStore = createConfigStore(redis)
+  // The configuration cache follows changes over its own (subscriber) connection.
+  const subscriber = createRedis(config.redisUrl, 'worker', log)
+  const configCache = await createConfigCache(configStore, subscriber, {
+    onError: (err) => log.warn({ err }, 'configuration refresh failed'),
+  })
+  const app = await buildApp({
+    config,
+    store: createMessageStore(redis),
+    configStore,
+    configCache,
+    quota: createQuotaStore(redis),
+    bounces: createBounceStore(redis),
+    queues,
+    ping: () => redis.ping(),
+    rateLimitRedis: redis,
+    resolveTxt: createTxtResolver(config.dnsServers),
+    logger: log,
+    newId: (kind) => `${kind}_${ulid()}`,
+  })
+  handleSignals(
+    log,
+    async () => {
+      await app.close()
+      await Promise.all(Object.values(queues).map((q) => q.close()))
+      await configCache.close()
+      await Promise.all([redis.quit(), subscriber.quit()])
+    },
+    SHUTDOWN_TIMEOUT_MS,
+  )
+  await app.listen({ host: config.host, port: config.port })
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(
+    `outbound api: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  )
+  process.exit(1)
+})

@@ -1,0 +1,75 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import type { ApiKey, Scope } from '@outbound/config'
+import { AppError } from '../errors.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The scope a route needs; routes without one (health, docs) are public. */
+    scope?: Scope
+  }
+  interface FastifyRequest {
+    /** Who called: an API key's name, or `local` when auth is off (loopback only). */
+    principal: string
+  }
+}
+
+const digest = (secret: string) => createHash('sha256').update(secret).digest()
+
+/** The secret a request presents: `Bearer <secret>`, or HTTP Basic with the secret as password. */
+function presentedSecret(request: FastifyRequest, allowBasic: boolean): string | undefined {
+  const header = request.headers.authorization
+  if (header === undefined) return undefined
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header)
+  if (bearer !== null) return bearer[1]
+  const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header)
+  if (!allowBasic || basic === null) return undefined
+  const decoded = Buffer.from(basic[1] ?? '', 'base64').toString('utf8')
+  return decoded.slice(decoded.indexOf(':') + 1)
+}
+
+export type Authenticator = (
+  request: FastifyRequest,
+  scope: Scope,
+  options?: { allowBasic?: boolean },
+) => string
+
+/**
+ * Checks a request's API key and scope; returns the key's name, or throws UNAUTHORIZED or
+ * FORBIDDEN. Secrets are compared as SHA-256 digests in constant time, against every key, so
+ * timing tells nothing about which key or how much of it matched. With no keys configured, auth
+ * is off (the API then listens on loopback only) and the principal is `local`.
+ */
+export function createAuthenticator(apiKeys: readonly ApiKey[]): Authenticator {
+  const keys = apiKeys.map((key) => ({ key, digest: digest(key.secret) }))
+  return (request, scope, options = {}) => {
+    if (keys.length === 0) return 'local'
+    const secret = presentedSecret(request, options.allowBasic === true)
+    if (secret === undefined) {
+      throw new AppError('UNAUTHORIZED', 'send an API key as `Authorization: Bearer <key>`')
+    }
+    const given = digest(secret)
+    let found: ApiKey | undefined
+    for (const candidate of keys) {
+      if (timingSafeEqual(candidate.digest, given)) found = candidate.key
+    }
+    if (found === undefined) throw new AppError('UNAUTHORIZED', 'the API key is not valid')
+    if (!found.scopes.includes(scope)) {
+      throw new AppError('FORBIDDEN', `this API key lacks the "${scope}" scope`)
+    }
+    return found.name
+  }
+}
+
+/** API keys with scopes (CONTRACT.md) on every route that declares `config.scope`. */
+export const auth = fp(
+  (app: FastifyInstance, options: { authenticate: Authenticator }) => {
+    app.decorateRequest('principal', '')
+    app.addHook('onRequest', async (request) => {
+      const scope = request.routeOptions.config.scope
+      request.principal = scope === undefined ? '' : options.authenticate(request, scope)
+    })
+  },
+  { name: 'auth' },
+)

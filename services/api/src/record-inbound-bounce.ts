@@ -1,0 +1,83 @@
+import { randomUUID } from 'node:crypto'
+import { normalizeAddressText } from '@outbound/address'
+import { bounceDecision, parseBounce } from '@outbound/bounce'
+import type {
+  BounceRecord,
+  BounceStore,
+  ConfigCache,
+  MessageStore,
+  Recipient,
+} from '@outbound/store'
+
+export type InboundDeps = {
+  bounces: BounceStore
+  store: MessageStore
+  configCache: ConfigCache
+  now: () => Date
+}
+
+// Actions that report success, not a bounce (RFC 3464 §2.3.3).
+const NOT_FAILURES = new Set(['delivered', 'relayed', 'expanded'])
+
+/**
+ * Reads a bounce received at the bounce address and records one bounce per failed recipient,
+ * tied to the message when it can be found. A permanent failure of a recipient of that message
+ * overrides its earlier status (a late bounce). Null when the message is not a bounce.
+ */
+export async function recordInboundBounce(
+  deps: InboundDeps,
+  raw: Buffer,
+): Promise<BounceRecord[] | null> {
+  const parsed = await parseBounce(raw)
+  if (parsed === null) return null
+  const at = deps.now()
+  const message = parsed.messageId === null ? null : await deps.store.getMessage(parsed.messageId)
+  const messageId = message?.id ?? null
+  const hardAfter = deps.configCache.current().settings.bounceSuppressAfter
+  const records: BounceRecord[] = []
+  const updates: Record<string, Partial<Recipient>> = {}
+  for (const recipient of parsed.recipients) {
+    if (recipient.action !== null && NOT_FAILURES.has(recipient.action)) continue
+    const address = normalizeAddressText(recipient.address)
+    const failure = {
+      smtpCode: recipient.smtpCode,
+      enhancedCode: recipient.status,
+      text: recipient.diagnostic,
+      action: recipient.action ?? 'failed',
+    }
+    const decision = bounceDecision({
+      id: `bnc_${randomUUID()}`,
+      messageId,
+      address,
+      failure,
+      source: 'dsn',
+      at,
+      history: await deps.bounces.bounceHistory(address),
+      hardAfter,
+    })
+    await deps.bounces.recordBounce(decision.record)
+    if (decision.suppression !== null) await deps.bounces.addSuppression(decision.suppression)
+    records.push(decision.record)
+    if (decision.record.permanent) {
+      updates[address] = {
+        status: 'bounced',
+        smtpCode: recipient.smtpCode,
+        enhancedCode: recipient.status,
+        diagnostic: recipient.diagnostic,
+      }
+    }
+  }
+  if (messageId !== null && Object.keys(updates).length > 0) {
+    const from = parsed.reportingMta === null ? '' : ` from ${parsed.reportingMta}`
+    await deps.bounces.updateRecipients(
+      messageId,
+      updates,
+      {
+        type: 'bounced',
+        detail: `a delivery status notification${from}: ${Object.keys(updates).join(', ')}`,
+      },
+      at,
+    )
+  }
+  return records
+}

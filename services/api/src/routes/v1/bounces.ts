@@ -1,0 +1,173 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { normalizeAddressText } from '@outbound/address'
+import type { BounceStore, ConfigCache, MessageStore } from '@outbound/store'
+import { AppError } from '../../errors.js'
+import { recordInboundBounce } from '../../record-inbound-bounce.js'
+import { errorResponses, Nullable } from './config-schemas.js'
+
+export type BounceRoutesOptions = {
+  bounces: BounceStore
+  store: MessageStore
+  configCache: ConfigCache
+  now: () => Date
+}
+
+const MAX_INBOUND_BYTES = 10 * 1024 * 1024
+// What is kept of a message that was not a bounce, for inspection.
+const KEPT_BYTES = 256 * 1024
+
+const BounceSchema = Type.Object({
+  id: Type.String(),
+  messageId: Nullable(
+    Type.String({ description: 'null: a bounce for mail this service did not send' }),
+  ),
+  recipient: Type.String(),
+  kind: Type.Union([Type.Literal('hard'), Type.Literal('soft')], {
+    description: 'hard only when the address itself is bad (user_unknown, host_unknown)',
+  }),
+  permanent: Type.Boolean({ description: 'a 5xx reply or a 5.x.x status' }),
+  reason: Type.String({
+    description:
+      'user_unknown, host_unknown, mailbox_full, message_too_big, policy, spam, rate_limited, expired, temporary, other',
+  }),
+  source: Type.Union([Type.Literal('smtp'), Type.Literal('dsn')]),
+  smtpCode: Nullable(Type.Integer()),
+  enhancedCode: Nullable(Type.String()),
+  diagnostic: Nullable(Type.String()),
+  rule: Type.String({ description: 'the classification rule that matched' }),
+  at: Type.String(),
+})
+
+const BounceQuery = Type.Object(
+  {
+    recipient: Type.Optional(Type.String({ maxLength: 320 })),
+    messageId: Type.Optional(Type.String({ maxLength: 64 })),
+    kind: Type.Optional(Type.Union([Type.Literal('hard'), Type.Literal('soft')])),
+    since: Type.Optional(Type.String({ format: 'date-time' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  },
+  { additionalProperties: false },
+)
+
+export const bounceRoutes: FastifyPluginAsyncTypebox<BounceRoutesOptions> = async (
+  app,
+  options,
+) => {
+  const tags = ['bounces and suppressions']
+
+  // A bounce arrives as the raw message (message/rfc822), or as plain bytes.
+  for (const type of ['message/rfc822', 'application/octet-stream']) {
+    app.addContentTypeParser(
+      type,
+      { parseAs: 'buffer', bodyLimit: MAX_INBOUND_BYTES },
+      (_request, body, done) => {
+        done(null, body)
+      },
+    )
+  }
+
+  app.get(
+    '/v1/bounces',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags,
+        summary: 'Bounce records, newest first',
+        querystring: BounceQuery,
+        response: { 200: Type.Array(BounceSchema), ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => {
+      const { recipient, messageId, kind, since, limit } = request.query
+      return await options.bounces.listBounces({
+        ...(recipient === undefined ? {} : { recipient: normalizeAddressText(recipient) }),
+        ...(messageId === undefined ? {} : { messageId }),
+        ...(kind === undefined ? {} : { kind }),
+        ...(since === undefined ? {} : { since: new Date(since) }),
+        limit: limit ?? 100,
+      })
+    },
+  )
+
+  app.get(
+    '/v1/bounces/counts',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags,
+        summary: "An address's bounce counters",
+        querystring: Type.Object(
+          { recipient: Type.String({ minLength: 3, maxLength: 320 }) },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            recipient: Type.String(),
+            hard: Type.Integer(),
+            soft: Type.Integer(),
+            total: Type.Integer(),
+            lastAt: Nullable(Type.String()),
+            suppressed: Type.Boolean(),
+          }),
+          ...errorResponses(400, 401, 403),
+        },
+      },
+    },
+    async (request) => {
+      const recipient = normalizeAddressText(request.query.recipient)
+      const [history, suppression] = await Promise.all([
+        options.bounces.bounceHistory(recipient),
+        options.bounces.getSuppression(recipient),
+      ])
+      const hard = history.filter((b) => b.kind === 'hard').length
+      return {
+        recipient,
+        hard,
+        soft: history.length - hard,
+        total: history.length,
+        lastAt: history.at(-1)?.at ?? null,
+        suppressed: suppression !== null,
+      }
+    },
+  )
+
+  app.post(
+    '/v1/bounces/inbound',
+    {
+      config: { scope: 'admin' },
+      bodyLimit: MAX_INBOUND_BYTES,
+      schema: {
+        tags,
+        summary: 'Record a bounce received at the bounce address (a DSN or a mailer-daemon report)',
+        description:
+          'The body is the raw message (Content-Type: message/rfc822). One bounce is recorded per failed ' +
+          'recipient, tied to the original message when its X-Outbound-Message-Id or Message-ID is found.',
+        response: {
+          202: Type.Object({ bounces: Type.Array(BounceSchema) }),
+          ...errorResponses(400, 401, 403, 413, 415, 422),
+        },
+      },
+    },
+    async (request, reply) => {
+      // message/rfc822 and octet-stream arrive as bytes, text/plain as a string; JSON is not a message.
+      const body: unknown = request.body
+      if (!Buffer.isBuffer(body) && typeof body !== 'string') {
+        throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the raw message as message/rfc822')
+      }
+      const raw = typeof body === 'string' ? Buffer.from(body) : body
+      const bounces = await recordInboundBounce(options, raw)
+      if (bounces === null) {
+        await options.bounces.keepRejectedInbound(
+          raw.subarray(0, KEPT_BYTES).toString('utf8'),
+          options.now(),
+        )
+        throw new AppError(
+          'NOT_A_BOUNCE',
+          'this message is neither a delivery status notification nor a mailer-daemon report',
+        )
+      }
+      return reply.status(202).send({ bounces })
+    },
+  )
+}

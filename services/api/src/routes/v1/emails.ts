@@ -1,0 +1,233 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { Compile } from 'typebox/compile'
+import type { SendLimits } from '@outbound/config'
+import type { BounceStore, ConfigCache, MessageRecord } from '@outbound/store'
+import { markSuppressed } from '../../mark-suppressed.js'
+import { type AcceptDeps, acceptEmail, readIdempotencyKey } from '../../accept-email.js'
+import { resolveReferences } from '../../resolve-references.js'
+import { AppError } from '../../errors.js'
+import { schemaError } from '../../plugins/error-handler.js'
+import { validateEmail } from '../../validate-email.js'
+import {
+  AcceptedSchema,
+  BatchResultSchema,
+  CanceledSchema,
+  ErrorSchema,
+  MAX_BATCH_SIZE,
+  MessageSchema,
+  type MessageView,
+  SendBatchSchema,
+  SendEmailSchema,
+} from './email-schemas.js'
+
+export type EmailRoutesOptions = AcceptDeps & {
+  limits: SendLimits
+  /** RATE_LIMIT_SEND_PER_MINUTE: requests per minute per API key; 0: none. */
+  sendPerMinute: number
+  now: () => Date
+  configCache: ConfigCache
+  bounces: BounceStore
+}
+
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) })
+const errors = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map((status) => [status, ErrorSchema]))
+const sendEmailValidator = Compile(SendEmailSchema)
+// Batch items are accepted a few at a time: fast, without flooding Redis with one huge burst.
+const BATCH_CONCURRENCY = 32
+
+function toView(record: MessageRecord): MessageView {
+  const { request } = record
+  return {
+    id: record.id,
+    status: record.status,
+    stream: record.stream,
+    companyId: request.companyId,
+    from: request.from,
+    headerFrom: record.headerFrom,
+    envelopeFrom: record.envelopeFrom,
+    replyTo: request.replyTo,
+    to: request.to,
+    cc: request.cc,
+    bcc: request.bcc,
+    subject: request.subject,
+    serverId: record.serverId,
+    routing: record.routing,
+    dkim: record.dkim,
+    warnings: record.warnings,
+    attempts: record.attempts,
+    createdAt: record.createdAt.toISOString(),
+    scheduledAt: record.scheduledAt?.toISOString() ?? null,
+    sentAt: record.sentAt?.toISOString() ?? null,
+    deferredUntil: record.deferredUntil?.toISOString() ?? null,
+    smtpResponse: record.smtpResponse,
+    error: record.error,
+    reference: request.reference,
+    tags: request.tags,
+    metadata: request.metadata,
+    recipients: record.recipients.map(
+      ({ address, status, smtpCode, enhancedCode, diagnostic }) => ({
+        address,
+        status,
+        smtpCode,
+        enhancedCode,
+        diagnostic,
+      }),
+    ),
+    events: record.events,
+  }
+}
+
+async function mapInChunks<T, R>(
+  items: readonly T[],
+  size: number,
+  run: (item: T, index: number) => Promise<R>,
+) {
+  const results: R[] = []
+  for (let start = 0; start < items.length; start += size) {
+    const chunk = items.slice(start, start + size)
+    results.push(...(await Promise.all(chunk.map((item, offset) => run(item, start + offset)))))
+  }
+  return results
+}
+
+export const emailRoutes: FastifyPluginAsyncTypebox<EmailRoutesOptions> = async (app, options) => {
+  const { limits, now } = options
+  const rateLimit =
+    options.sendPerMinute === 0 ? false : { max: options.sendPerMinute, timeWindow: 60_000 }
+  // Base64 grows attachments by 4/3; the rest of the JSON gets 1 MiB of room.
+  const singleBodyLimit =
+    Math.ceil((limits.attachmentBytes * 4) / 3 + limits.bodyBytes * 2) + 1024 * 1024
+
+  app.post(
+    '/v1/emails',
+    {
+      config: { scope: 'send', rateLimit },
+      bodyLimit: singleBodyLimit,
+      schema: {
+        tags: ['emails'],
+        summary: 'Send an email',
+        description:
+          'Validates, stores and enqueues one email; answers 202 once its job is durably in Redis. ' +
+          'With `Idempotency-Key`, a repeat with the same body answers the same for 24 h.',
+        headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String()) }),
+        body: SendEmailSchema,
+        response: { 202: AcceptedSchema, ...errors(400, 401, 403, 409, 413, 415, 422, 503) },
+      },
+    },
+    async (request, reply) => {
+      const key = readIdempotencyKey(request.headers['idempotency-key'])
+      const at = now()
+      const email = await markSuppressed(options.bounces, validateEmail(request.body, limits, at))
+      const references = await resolveReferences(options.configCache, email)
+      const idempotency =
+        key === undefined ? undefined : { scope: request.principal, key, body: request.body }
+      const accepted = await acceptEmail(options, email, references, idempotency, at)
+      return reply.status(202).send(accepted)
+    },
+  )
+
+  app.post(
+    '/v1/emails/batch',
+    {
+      config: { scope: 'send', rateLimit },
+      bodyLimit: limits.batchBytes,
+      schema: {
+        tags: ['emails'],
+        summary: 'Send up to 1000 emails',
+        description:
+          'Each item is validated and accepted on its own; results come in input order. ' +
+          'With `Idempotency-Key`, item N is idempotent under `<key>#N`.',
+        headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String()) }),
+        body: SendBatchSchema,
+        response: { 202: BatchResultSchema, ...errors(400, 401, 403, 413, 415, 503) },
+      },
+    },
+    async (request, reply) => {
+      const { emails } = request.body
+      if (emails.length === 0 || emails.length > MAX_BATCH_SIZE) {
+        throw new AppError('BATCH_TOO_LARGE', `a batch holds 1 to ${MAX_BATCH_SIZE} emails`)
+      }
+      const key = readIdempotencyKey(request.headers['idempotency-key'])
+      const at = now()
+      const results = await mapInChunks(emails, BATCH_CONCURRENCY, async (item, index) => {
+        try {
+          if (!sendEmailValidator.Check(item))
+            throw schemaError(sendEmailValidator.Errors(item), `emails[${index}]`)
+          const email = await markSuppressed(options.bounces, validateEmail(item, limits, at))
+          const references = await resolveReferences(options.configCache, email)
+          const idempotency =
+            key === undefined
+              ? undefined
+              : { scope: request.principal, key: `${key}#${index}`, body: item }
+          return await acceptEmail(options, email, references, idempotency, at)
+        } catch (err) {
+          // A client mistake is this item's answer; anything else fails the request.
+          if (err instanceof AppError && err.statusCode < 500) return { error: err.toBody() }
+          throw err
+        }
+      })
+      return reply.status(202).send({ results })
+    },
+  )
+
+  app.get(
+    '/v1/emails/:id',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags: ['emails'],
+        summary: 'A message: status, routing, recipients and history',
+        params: IdParams,
+        response: { 200: MessageSchema, ...errors(401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const record = await options.store.getMessage(request.params.id)
+      if (record === null)
+        throw new AppError('MESSAGE_NOT_FOUND', `no message ${request.params.id}`)
+      return toView(record)
+    },
+  )
+
+  app.delete(
+    '/v1/emails/:id',
+    {
+      config: { scope: 'send' },
+      schema: {
+        tags: ['emails'],
+        summary: 'Cancel a message not yet handed to a server',
+        params: IdParams,
+        response: { 200: CanceledSchema, ...errors(401, 403, 404, 409) },
+      },
+    },
+    async (request) => {
+      const { id } = request.params
+      const result = await options.store.cancelMessage(id, now())
+      switch (result.kind) {
+        case 'missing':
+          throw new AppError('MESSAGE_NOT_FOUND', `no message ${id}`)
+        case 'conflict':
+          throw new AppError(
+            'NOT_CANCELLABLE',
+            `message ${id} is ${result.status} and can no longer be canceled`,
+            {
+              status: result.status,
+            },
+          )
+        case 'canceled': {
+          const record = await options.store.getMessage(id)
+          if (record !== null) {
+            // The job may be running (it then finds the message canceled and stops); removing a
+            // waiting or delayed one just saves the worker a look.
+            await options.queues[record.stream].remove(id).catch((err: unknown) => {
+              request.log.debug({ err, messageId: id }, 'job not removed')
+            })
+          }
+          return { id, status: 'canceled' as const }
+        }
+      }
+    },
+  )
+}

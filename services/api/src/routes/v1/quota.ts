@@ -1,0 +1,38 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import type { ConfigCache, QuotaStore } from '@outbound/store'
+import { quotaReport } from '../../quota-report.js'
+import { Nullable } from './config-schemas.js'
+
+export type QuotaRoutesOptions = { configCache: ConfigCache; quota: QuotaStore; now: () => Date }
+
+const QuotaSchema = Type.Object({
+  serverId: Type.String({ description: '`default` for the built-in default server' }),
+  name: Type.String(),
+  limit: Nullable(Type.Integer({ description: 'null: unlimited' })),
+  used: Type.Integer({ description: 'units (recipients) handed over in this window' }),
+  remaining: Nullable(Type.Integer()),
+  reservedForTransactional: Type.Integer({
+    description: 'the part of the limit mass mail may not use',
+  }),
+  windowStart: Type.String(),
+  resetsAt: Type.String(),
+})
+
+export const quotaRoutes: FastifyPluginAsyncTypebox<QuotaRoutesOptions> = async (app, options) => {
+  app.get(
+    '/v1/quota',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags: ['delivery facts'],
+        summary: "Today's daily quota of every server and of the built-in default server",
+        description:
+          'The window is the calendar day in settings.quotaTimezone. Mass mail may use the limit only up to ' +
+          '100 - transactionalReservePercent percent; over it, messages are deferred to resetsAt.',
+        response: { 200: Type.Array(QuotaSchema) },
+      },
+    },
+    async () => await quotaReport(options.configCache.current(), options.quota, options.now()),
+  )
+}

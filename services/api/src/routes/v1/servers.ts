@@ -1,0 +1,370 @@
+import { isIP } from 'node:net'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type, type Static } from 'typebox'
+import { toAsciiDomain } from '@outbound/address'
+import { parseFromFilter, prepareServers } from '@outbound/routing'
+import { openSecret, openSecretWithAny, sealSecret } from '@outbound/secrets'
+import { type OutgoingServer, SECURITIES } from '@outbound/store'
+import type { ConfigDeps } from '../../config-deps.js'
+import { AppError } from '../../errors.js'
+import { testConnection } from '../../test-connection.js'
+import { errorResponses, IdParams, MAX_SERVERS, Nullable } from './config-schemas.js'
+
+// Space-separated SPF mechanisms: include:, ip4:, ip6:, exists:, a[:…], mx[:…].
+const SPF_TERMS = String.raw`^\s*(?:(?:include|ip4|ip6|exists):\S+|(?:a|mx)(?::\S+)?)(?:\s+(?:(?:include|ip4|ip6|exists):\S+|(?:a|mx)(?::\S+)?))*\s*$`
+
+const ServerFields = {
+  name: Type.String({ minLength: 1, maxLength: 128 }),
+  host: Type.String({ minLength: 1, maxLength: 253, description: 'host name or IP address' }),
+  port: Type.Integer({ minimum: 1, maximum: 65_535 }),
+  security: Type.Enum(SECURITIES, {
+    description:
+      '`none` (plain), `starttls` (upgrade required, usually 587) or `tls` (from the first byte, usually 465)',
+  }),
+  username: Nullable(Type.String({ maxLength: 256 })),
+  password: Nullable(Type.String({ maxLength: 1024, description: 'write-only: never returned' })),
+  sequence: Type.Integer({
+    minimum: -1_000_000,
+    maximum: 1_000_000,
+    description: 'priority: lower first',
+  }),
+  fromFilter: Nullable(
+    Type.String({
+      maxLength: 4096,
+      description: 'comma-separated domains and addresses; empty matches every sender',
+    }),
+  ),
+  dailyLimit: Nullable(
+    Type.Integer({ minimum: 0, maximum: 100_000_000, description: 'null: unlimited' }),
+  ),
+  spf: Nullable(
+    Type.String({
+      maxLength: 500,
+      pattern: SPF_TERMS,
+      description:
+        'the SPF mechanisms that authorise this server, e.g. include:_spf.provider.example (for the DNS check)',
+    }),
+  ),
+  maxConnections: Type.Integer({ minimum: 1, maximum: 100 }),
+  active: Type.Boolean(),
+}
+
+const CreateServerSchema = Type.Object(
+  {
+    name: ServerFields.name,
+    host: ServerFields.host,
+    port: ServerFields.port,
+    security: Type.Optional(ServerFields.security),
+    username: Type.Optional(ServerFields.username),
+    password: Type.Optional(ServerFields.password),
+    sequence: Type.Optional(ServerFields.sequence),
+    fromFilter: Type.Optional(ServerFields.fromFilter),
+    dailyLimit: Type.Optional(ServerFields.dailyLimit),
+    spf: Type.Optional(ServerFields.spf),
+    maxConnections: Type.Optional(ServerFields.maxConnections),
+    active: Type.Optional(ServerFields.active),
+  },
+  { additionalProperties: false },
+)
+const UpdateServerSchema = Type.Partial(CreateServerSchema, { additionalProperties: false })
+type UpdateServer = Static<typeof UpdateServerSchema>
+
+const ServerSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  host: Type.String(),
+  port: Type.Integer(),
+  security: Type.Enum(SECURITIES),
+  username: Nullable(Type.String()),
+  hasPassword: Type.Boolean(),
+  sequence: Type.Integer(),
+  fromFilter: Nullable(Type.String()),
+  dailyLimit: Nullable(Type.Integer()),
+  spf: Nullable(Type.String()),
+  maxConnections: Type.Integer(),
+  active: Type.Boolean(),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+})
+
+const TestResultSchema = Type.Object({
+  ok: Type.Boolean(),
+  stage: Type.String({ description: 'connect, tls, ehlo, auth, mail, rcpt, data, or done' }),
+  detail: Type.String(),
+  sender: Type.String({ description: 'the MAIL FROM the test used' }),
+})
+
+/** The API view of a server: everything but the password. */
+function toView({ passwordSealed, spf = null, ...server }: OutgoingServer) {
+  return { ...server, spf, hasPassword: passwordSealed !== null }
+}
+
+function checkHost(host: string): string {
+  const bare = host.trim().replace(/^\[(.*)\]$/, '$1')
+  if (isIP(bare) === 0 && toAsciiDomain(bare) === null) {
+    throw new AppError('INVALID_HOST', `host "${host}" is not a host name or IP address`, {
+      field: 'host',
+    })
+  }
+  return bare
+}
+
+function checkFromFilter(filter: string | null): string | null {
+  if (filter === null) return null
+  const parsed = parseFromFilter(filter)
+  if (!parsed.ok) {
+    throw new AppError(
+      'INVALID_FROM_FILTER',
+      `"${parsed.invalidPart}" is neither a domain nor an address`,
+      {
+        field: 'fromFilter',
+      },
+    )
+  }
+  return filter.trim() === '' ? null : filter.trim()
+}
+
+export const serverRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (app, deps) => {
+  const { configStore, configCache, newId, now, secretKey } = deps
+
+  function sealPassword(password: string | null): string | null {
+    if (password === null || password === '') return null
+    if (secretKey === undefined) {
+      throw new AppError(
+        'SECRET_KEY_MISSING',
+        'set OUTBOUND_SECRET_KEY (32 bytes, base64) to store SMTP passwords',
+      )
+    }
+    return sealSecret(password, secretKey)
+  }
+
+  function apply(base: OutgoingServer, change: UpdateServer, at: Date): OutgoingServer {
+    return {
+      ...base,
+      ...(change.name === undefined ? {} : { name: change.name.trim() }),
+      ...(change.host === undefined ? {} : { host: checkHost(change.host) }),
+      ...(change.port === undefined ? {} : { port: change.port }),
+      ...(change.security === undefined ? {} : { security: change.security }),
+      ...(change.username === undefined
+        ? {}
+        : { username: change.username === '' ? null : change.username }),
+      ...(change.password === undefined ? {} : { passwordSealed: sealPassword(change.password) }),
+      ...(change.sequence === undefined ? {} : { sequence: change.sequence }),
+      ...(change.fromFilter === undefined
+        ? {}
+        : { fromFilter: checkFromFilter(change.fromFilter) }),
+      ...(change.dailyLimit === undefined ? {} : { dailyLimit: change.dailyLimit }),
+      ...(change.spf === undefined
+        ? {}
+        : { spf: change.spf === null || change.spf.trim() === '' ? null : change.spf.trim() }),
+      ...(change.maxConnections === undefined ? {} : { maxConnections: change.maxConnections }),
+      ...(change.active === undefined ? {} : { active: change.active }),
+      updatedAt: at.toISOString(),
+    }
+  }
+
+  function find(id: string): OutgoingServer {
+    const server = configCache.current().servers.find((s) => s.id === id)
+    if (server === undefined) throw new AppError('SERVER_NOT_FOUND', `no outgoing server ${id}`)
+    return server
+  }
+
+  const tags = ['outgoing servers']
+
+  app.get(
+    '/v1/servers',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary: 'Outgoing servers, in waterfall order (active first)',
+        response: { 200: Type.Array(ServerSchema) },
+      },
+    },
+    async () => {
+      await configCache.refresh()
+      const { servers } = configCache.current()
+      const ordered = prepareServers(servers).map((s) => s.server)
+      return [...ordered, ...servers.filter((s) => !s.active)].map(toView)
+    },
+  )
+
+  app.post(
+    '/v1/servers',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary: 'Add an outgoing server',
+        body: CreateServerSchema,
+        response: { 201: ServerSchema, ...errorResponses(400, 401, 403, 409, 422) },
+      },
+    },
+    async (request, reply) => {
+      if (configCache.current().servers.length >= MAX_SERVERS) {
+        throw new AppError('TOO_MANY_OBJECTS', `at most ${MAX_SERVERS} outgoing servers`)
+      }
+      const at = now()
+      const blank: OutgoingServer = {
+        id: newId('srv'),
+        name: '',
+        host: '',
+        port: 0,
+        security: 'starttls',
+        username: null,
+        passwordSealed: null,
+        sequence: 10,
+        fromFilter: null,
+        dailyLimit: null,
+        maxConnections: 5,
+        active: true,
+        createdAt: at.toISOString(),
+        updatedAt: at.toISOString(),
+      }
+      const server = apply(blank, request.body, at)
+      await configStore.putServer(server)
+      await configCache.refresh()
+      request.log.info({ serverId: server.id }, 'outgoing server added')
+      return reply.status(201).send(toView(server))
+    },
+  )
+
+  app.get(
+    '/v1/servers/:id',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary: 'An outgoing server',
+        params: IdParams,
+        response: { 200: ServerSchema, ...errorResponses(401, 403, 404) },
+      },
+    },
+    async (request) => toView(find(request.params.id)),
+  )
+
+  app.patch(
+    '/v1/servers/:id',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary: 'Change an outgoing server (a password of null removes it)',
+        params: IdParams,
+        body: UpdateServerSchema,
+        response: { 200: ServerSchema, ...errorResponses(400, 401, 403, 404, 422) },
+      },
+    },
+    async (request) => {
+      await configCache.refresh()
+      const server = apply(find(request.params.id), request.body, now())
+      await configStore.putServer(server)
+      await configCache.refresh()
+      request.log.info({ serverId: server.id }, 'outgoing server changed')
+      return toView(server)
+    },
+  )
+
+  app.delete(
+    '/v1/servers/:id',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary: 'Remove an outgoing server (not the dedicated mass server)',
+        params: IdParams,
+        response: { 204: Type.Null(), ...errorResponses(401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const result = await configStore.deleteServer(request.params.id)
+      if (result === 'missing')
+        throw new AppError('SERVER_NOT_FOUND', `no outgoing server ${request.params.id}`)
+      if (result === 'referenced') {
+        throw new AppError(
+          'SERVER_IN_USE',
+          'this server is the dedicated mass server: change settings.massDedicatedServerId first',
+        )
+      }
+      await configCache.refresh()
+      return reply.status(204).send(null)
+    },
+  )
+
+  app.post(
+    '/v1/servers/reseal',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary:
+          'Re-encrypt every stored password with the current OUTBOUND_SECRET_KEY (key rotation)',
+        description:
+          'Passwords sealed with a key listed in OUTBOUND_SECRET_KEY_PREVIOUS are opened and sealed again with ' +
+          'OUTBOUND_SECRET_KEY. Once `unreadable` is empty, the previous keys can be removed.',
+        response: {
+          200: Type.Object({
+            resealed: Type.Integer(),
+            unreadable: Type.Array(Type.String({ description: 'server ids' })),
+          }),
+          ...errorResponses(401, 403, 422),
+        },
+      },
+    },
+    async (request) => {
+      if (secretKey === undefined) {
+        throw new AppError('SECRET_KEY_MISSING', 'set OUTBOUND_SECRET_KEY to the new key first')
+      }
+      await configCache.refresh()
+      let resealed = 0
+      const unreadable: string[] = []
+      for (const server of configCache.current().servers) {
+        if (server.passwordSealed === null) continue
+        try {
+          openSecret(server.passwordSealed, secretKey)
+          continue // already under the current key
+        } catch {
+          // Sealed with an older key: open it with one of them below.
+        }
+        try {
+          const password = openSecretWithAny(server.passwordSealed, deps.previousSecretKeys)
+          await configStore.putServer({
+            ...server,
+            passwordSealed: sealSecret(password, secretKey),
+            updatedAt: now().toISOString(),
+          })
+          resealed += 1
+        } catch {
+          unreadable.push(server.id)
+        }
+      }
+      await configCache.refresh()
+      request.log.info({ resealed, unreadable: unreadable.length }, 'passwords resealed')
+      return { resealed, unreadable }
+    },
+  )
+
+  app.post(
+    '/v1/servers/:id/test',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary:
+          'Test Connection: connect, TLS, AUTH, MAIL FROM, RCPT, DATA 354, then abort without sending',
+        params: IdParams,
+        response: { 200: TestResultSchema, ...errorResponses(401, 403, 404) },
+      },
+    },
+    async (request) => {
+      await configCache.refresh()
+      const keys = [...(secretKey === undefined ? [] : [secretKey]), ...deps.previousSecretKeys]
+      return await testConnection(
+        find(request.params.id),
+        configCache.current(),
+        keys,
+        deps.extraCa,
+      )
+    },
+  )
+}

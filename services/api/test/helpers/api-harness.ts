@@ -1,0 +1,110 @@
+import { Queue } from 'bullmq'
+import { Redis } from 'ioredis'
+import { pino } from 'pino'
+import { loadApiConfig } from '@outbound/config'
+import { type DeliverJobData, queuePrefix } from '@outbound/jobs'
+import {
+  type ConfigCache,
+  createConfigCache,
+  createConfigStore,
+  createMessageStore,
+  createQuotaStore,
+  createBounceStore,
+} from '@outbound/store'
+import { deleteKeysWithPrefix, startTestRedis, testPrefix, type TestRedis } from '@outbound/testing'
+import { buildApp } from '../../src/app.js'
+import type { ResolveTxt } from '../../src/dns-check.js'
+
+export type App = Awaited<ReturnType<typeof buildApp>>
+type Queues = { transactional: Queue<DeliverJobData>; mass: Queue<DeliverJobData> }
+
+function present<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`${what} is used outside a test`)
+  return value
+}
+
+/**
+ * One Redis per test file, and per test a fresh key prefix, queues, configuration cache and API
+ * instances built with buildApp (no ports). Each API's log lines are kept in `logged`.
+ */
+export class ApiHarness {
+  #server: TestRedis | undefined
+  #redis: Redis | undefined
+  #subscriber: Redis | undefined
+  #queues: Queues | undefined
+  #configCache: ConfigCache | undefined
+  #apps: App[] = []
+  #counter = 0
+  prefix = ''
+  logged: string[] = []
+
+  get url(): string {
+    return present(this.#server, 'the test Redis').url
+  }
+  get redis(): Redis {
+    return present(this.#redis, 'the Redis connection')
+  }
+  get queues(): Queues {
+    return present(this.#queues, 'the queues')
+  }
+
+  async beforeAll(): Promise<void> {
+    this.#server = await startTestRedis()
+    this.#redis = new Redis(this.#server.url)
+  }
+
+  async afterAll(): Promise<void> {
+    this.#redis?.disconnect()
+    await this.#server?.stop()
+  }
+
+  async beforeEach(): Promise<void> {
+    this.prefix = testPrefix()
+    this.logged = []
+    const connection = this.redis
+    this.#queues = {
+      transactional: new Queue('transactional', { connection, prefix: queuePrefix(this.prefix) }),
+      mass: new Queue('mass', { connection, prefix: queuePrefix(this.prefix) }),
+    }
+    this.#subscriber = new Redis(this.url)
+    this.#configCache = await createConfigCache(
+      createConfigStore(connection, this.prefix),
+      this.#subscriber,
+    )
+  }
+
+  async afterEach(): Promise<void> {
+    await Promise.all(this.#apps.splice(0).map((app) => app.close()))
+    await this.#configCache?.close()
+    this.#subscriber?.disconnect()
+    await Promise.all(Object.values(this.queues).map((q) => q.close()))
+    await deleteKeysWithPrefix(this.url, this.prefix)
+  }
+
+  /** An API over this test's prefix, configured from `env` as the process would be. */
+  async makeApp(
+    env: Record<string, string> = {},
+    extra: { extraCa?: Buffer; resolveTxt?: ResolveTxt } = {},
+  ): Promise<App> {
+    const { redis, prefix } = this
+    const app = await buildApp({
+      config: loadApiConfig({ REDIS_URL: this.url, ...env }),
+      store: createMessageStore(redis, prefix),
+      configStore: createConfigStore(redis, prefix),
+      configCache: present(this.#configCache, 'the configuration cache'),
+      quota: createQuotaStore(redis, prefix),
+      bounces: createBounceStore(redis, prefix),
+      queues: this.queues,
+      ping: () => redis.ping(),
+      rateLimitRedis: redis,
+      keyPrefix: prefix,
+      logger: pino({ level: 'debug' }, { write: (line: string) => this.logged.push(line) }),
+      newId: (kind) => `${kind}_${prefix}_${++this.#counter}`,
+      // No test asks the machine's DNS: DNS tests pass a resolver of a local server.
+      resolveTxt: async () => [],
+      ...extra,
+    })
+    this.#apps.push(app)
+    return app
+  }
+}

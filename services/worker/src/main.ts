@@ -1,0 +1,105 @@
+import { ConfigError, loadWorkerConfig, redactConfig } from '@outbound/config'
+import { queuePrefix } from '@outbound/jobs'
+import { createLogger, createRedis, handleSignals, waitForRedis } from '@outbound/runtime'
+import {
+  createConfigCache,
+  createConfigStore,
+  createMessageStore,
+  createQuotaStore,
+  createBounceStore,
+} from '@outbound/store'
+import { Registry } from 'prom-client'
+import { createWindowCache } from './jobs/daily-quota.js'
+import { createDeliveryMetrics, serveMetrics } from './metrics.js'
+import { createSigner } from './sign-message.js'
+import { createDmarcPolicies } from './dmarc-policies.js'
+import { createRoutingContext } from './routing-context.js'
+import { createTransportRegistry } from './transports/transport-registry.js'
+import { startPools } from './pools.js'
+import { createFileOutbox } from './transports/file-outbox.js'
+import { createSmtpTransport, smtpSettingsFromUrl } from './transports/smtp-transport.js'
+
+const STARTUP_REDIS_TIMEOUT_MS = 30_000
+// In-flight sends may take a while (large attachments, slow servers); then the process exits anyway.
+const SHUTDOWN_TIMEOUT_MS = 60_000
+
+async function main(): Promise<void> {
+  let config
+  try {
+    config = loadWorkerConfig(process.env, process.argv.slice(2))
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    process.stderr.write(`outbound worker: ${err.message}\n`)
+    process.exit(1)
+  }
+  const log = createLogger(config.logLevel, 'worker', process.stdout.isTTY)
+  log.info({ config: redactConfig(config) }, 'starting worker')
+
+  const redis = createRedis(config.redisUrl, 'worker', log)
+  await waitForRedis(redis, STARTUP_REDIS_TIMEOUT_MS)
+  const defaultTransport =
+    config.smtpUrl === undefined
+      ? createFileOutbox(config.outboxDir)
+      : createSmtpTransport(smtpSettingsFromUrl(config.smtpUrl))
+  const transports = createTransportRegistry({
+    defaultTransport,
+    secretKey: config.secretKey,
+    previousSecretKeys: config.previousSecretKeys,
+  })
+  // Configuration changes arrive over a subscriber connection of their own, within a second.
+  const subscriber = createRedis(config.redisUrl, 'worker', log)
+  const configCache = await createConfigCache(createConfigStore(redis), subscriber, {
+    onError: (err) => log.warn({ err }, 'configuration refresh failed'),
+  })
+  const registry = new Registry()
+  const metricsServer =
+    config.metricsPort === undefined
+      ? undefined
+      : await serveMetrics(registry, config.metricsPort, config.metricsHost)
+  const workers = startPools({
+    connection: redis,
+    prefix: queuePrefix(),
+    pool: config.pool,
+    concurrency: config.concurrency,
+    deliver: {
+      store: createMessageStore(redis),
+      transports,
+      routing: createRoutingContext(configCache),
+      quota: createQuotaStore(redis),
+      quotaWindow: createWindowCache(),
+      bounces: createBounceStore(redis),
+      dmarcPolicy: createDmarcPolicies(config.dnsServers, () => new Date()),
+      sign: createSigner([
+        ...(config.secretKey === undefined ? [] : [config.secretKey]),
+        ...config.previousSecretKeys,
+      ]),
+      metrics: createDeliveryMetrics(registry),
+      now: () => new Date(),
+      log,
+    },
+    log,
+  })
+  log.info({ pool: config.pool, defaultServer: defaultTransport.description }, 'worker ready')
+
+  handleSignals(
+    log,
+    async () => {
+      // close() lets in-flight jobs finish and takes no new ones.
+      await Promise.all(workers.map((worker) => worker.close()))
+      await new Promise((resolve) =>
+        metricsServer === undefined ? resolve(undefined) : metricsServer.close(resolve),
+      )
+      await transports.closeAll()
+      await configCache.close()
+      await Promise.all([redis.quit(), subscriber.quit()])
+    },
+    SHUTDOWN_TIMEOUT_MS,
+  )
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(
+    `outbound worker: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  )
+  process.exit(1)
+})

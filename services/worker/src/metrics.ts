@@ -1,0 +1,72 @@
+import { createServer, type Server } from 'node:http'
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client'
+
+/** What a worker counts as it delivers. */
+export type DeliveryMetrics = {
+  /** A recorded outcome: sent, bounced, failed or deferred. */
+  outcome(stream: string, status: string): void
+  /** The server's reply to a transaction (null: no reply, e.g. a refused connection). */
+  smtpReply(serverId: string, code: number | null): void
+  sendDuration(stream: string, serverId: string, seconds: number): void
+  quotaWarning(serverId: string): void
+}
+
+/** The worker's Prometheus metrics in `registry` (with Node's process metrics). */
+export function createDeliveryMetrics(registry: Registry): DeliveryMetrics {
+  collectDefaultMetrics({ register: registry, prefix: 'outbound_worker_' })
+  const messages = new Counter({
+    name: 'outbound_messages_total',
+    help: 'Message outcomes recorded, by stream and status (sent, bounced, failed, deferred)',
+    labelNames: ['stream', 'status'],
+    registers: [registry],
+  })
+  const replies = new Counter({
+    name: 'outbound_smtp_replies_total',
+    help: 'Replies of servers to a delivery, by server and class (2xx, 4xx, 5xx, none)',
+    labelNames: ['server', 'class'],
+    registers: [registry],
+  })
+  const duration = new Histogram({
+    name: 'outbound_send_duration_seconds',
+    help: 'Time from the start of a hand-over to the server reply',
+    labelNames: ['stream', 'server'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [registry],
+  })
+  const warnings = new Counter({
+    name: 'outbound_quota_warnings_total',
+    help: 'Reservations that crossed 90 % of a daily limit',
+    labelNames: ['server'],
+    registers: [registry],
+  })
+  return {
+    outcome: (stream, status) => messages.inc({ stream, status }),
+    smtpReply: (server, code) =>
+      replies.inc({ server, class: code === null ? 'none' : `${Math.floor(code / 100)}xx` }),
+    sendDuration: (stream, server, seconds) => duration.observe({ stream, server }, seconds),
+    quotaWarning: (server) => warnings.inc({ server }),
+  }
+}
+
+/** A listener that serves `GET /metrics` from `registry` (METRICS_PORT). */
+export async function serveMetrics(
+  registry: Registry,
+  port: number,
+  host: string,
+): Promise<Server> {
+  const server = createServer((request, response) => {
+    if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
+      response.writeHead(404).end()
+      return
+    }
+    registry.metrics().then(
+      (body) => response.writeHead(200, { 'content-type': registry.contentType }).end(body),
+      () => response.writeHead(500).end(),
+    )
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => resolve())
+  })
+  return server
+}

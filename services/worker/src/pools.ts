@@ -1,0 +1,59 @@
+import { Worker } from 'bullmq'
+import type { Cluster, Redis } from 'ioredis'
+import type { Logger } from 'pino'
+import type { PoolName } from '@outbound/config'
+import { type DeliverJobData, type Stream, STREAMS } from '@outbound/jobs'
+import { deliver, type DeliverDeps, nextRetryDelayMs } from './jobs/deliver.js'
+
+export type PoolsDeps = {
+  connection: Redis | Cluster
+  /** The BullMQ prefix (queuePrefix() of the key base). */
+  prefix: string
+  pool: PoolName
+  concurrency: Readonly<Record<Stream, number>>
+  deliver: DeliverDeps
+  log: Logger
+}
+
+/** The streams a pool serves: one, or both for `all`. */
+export function streamsOf(pool: PoolName): readonly Stream[] {
+  return pool === 'all' ? STREAMS : [pool]
+}
+
+/** One BullMQ worker per stream of the pool, each with its own concurrency; already running. */
+export function startPools(deps: PoolsDeps): Worker<DeliverJobData>[] {
+  return streamsOf(deps.pool).map((stream) => {
+    const worker = new Worker<DeliverJobData>(
+      stream,
+      (job, token) => deliver(job, token, deps.deliver),
+      {
+        connection: deps.connection,
+        prefix: deps.prefix,
+        concurrency: deps.concurrency[stream],
+        // A crashed worker's jobs come back after the lock expires; allow several crashes in a row
+        // before BullMQ gives up on a job (the message record keeps it from being sent twice).
+        maxStalledCount: 10,
+        // A worker that dies loses its jobs' locks after 30 s; they are checked for every 15 s.
+        lockDuration: 30_000,
+        stalledInterval: 15_000,
+        settings: {
+          // The server's "try again in …", else the settings' schedule for the stream.
+          backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
+            nextRetryDelayMs(
+              deps.deliver,
+              { queueName: stream, attemptsMade: attemptsMade - 1 },
+              err,
+            ),
+        },
+      },
+    )
+    worker.on('error', (err) => deps.log.error({ err, stream }, 'worker error'))
+    worker.on('failed', (job, err) => {
+      // The job handler records its own failures; this catches the ones BullMQ decides (stalls).
+      if (err.message.includes('stalled')) {
+        deps.log.error({ jobId: job?.id, stream, err }, 'job failed after repeated stalls')
+      }
+    })
+    return worker
+  })
+}

@@ -1,0 +1,231 @@
+import { Readable } from 'node:stream'
+import SMTPConnection from 'nodemailer/lib/smtp-connection'
+import {
+  AfterCommitError,
+  HandoffRevokedError,
+  type MessageTransport,
+  type OutgoingMessage,
+  type SendResult,
+} from './message-transport.js'
+
+export type SmtpSettings = {
+  host: string
+  port: number
+  /**
+   * `tls`: TLS from the first byte (465); `starttls`: upgrade required (587); `none`: plain, no
+   * TLS at all (a configured server, as Odoo's "none"); `opportunistic`: STARTTLS when offered
+   * (SMTP_URL's smtp://).
+   */
+  security: 'none' | 'starttls' | 'tls' | 'opportunistic'
+  username: string | null
+  password: string | null
+  maxConnections: number
+  /** Extra CA certificates to trust besides the system's (a private CA, a test sink). */
+  ca?: Buffer
+}
+
+const MAX_MESSAGES_PER_CONNECTION = 100
+const IDLE_CLOSE_MS = 30_000
+const TIMEOUTS = { connectionTimeout: 30_000, greetingTimeout: 30_000, socketTimeout: 120_000 }
+
+/** Settings from SMTP_URL: `smtp://user:pass@host:587` (STARTTLS when offered), `smtps://…:465`. */
+export function smtpSettingsFromUrl(url: string, maxConnections = 5): SmtpSettings {
+  const parsed = new URL(url)
+  const secure = parsed.protocol === 'smtps:'
+  return {
+    host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: parsed.port === '' ? (secure ? 465 : 587) : Number(parsed.port),
+    security: secure ? 'tls' : 'opportunistic',
+    username: parsed.username === '' ? null : decodeURIComponent(parsed.username),
+    password: parsed.password === '' ? null : decodeURIComponent(parsed.password),
+    maxConnections,
+  }
+}
+
+type PooledConnection = {
+  connection: SMTPConnection
+  sent: number
+  usable: boolean
+  idleTimer?: NodeJS.Timeout
+}
+
+/**
+ * A message stream that ends (letting SMTPConnection write the final `.`) only after `commit`
+ * resolved true. SMTPConnection starts reading it once the server answered DATA with 354, so the
+ * commit happens after every RCPT was answered and before the server can have the message.
+ */
+type GateState = { committed: boolean; revoked: boolean }
+
+function gatedStream(raw: Buffer, commit: () => Promise<boolean>, state: GateState): Readable {
+  let pushed = false
+  return new Readable({
+    read() {
+      if (!pushed) {
+        pushed = true
+        this.push(raw)
+        return
+      }
+      commit().then(
+        (ok) => {
+          if (!ok) {
+            state.revoked = true
+            this.destroy(new HandoffRevokedError())
+            return
+          }
+          state.committed = true
+          this.push(null)
+        },
+        (err: unknown) => this.destroy(err instanceof Error ? err : new Error(String(err))),
+      )
+    },
+  })
+}
+
+/** Delivers over SMTP through a pool of up to `maxConnections` reused connections. */
+export function createSmtpTransport(settings: SmtpSettings): MessageTransport {
+  const idle: PooledConnection[] = []
+  const waiting: ((pooled: PooledConnection | Error) => void)[] = []
+  let open = 0
+  let closed = false
+
+  const options: ConstructorParameters<typeof SMTPConnection>[0] = {
+    host: settings.host,
+    port: settings.port,
+    secure: settings.security === 'tls',
+    requireTLS: settings.security === 'starttls',
+    ignoreTLS: settings.security === 'none',
+    ...(settings.ca === undefined ? {} : { tls: { ca: [settings.ca] } }),
+    ...TIMEOUTS,
+    logger: false,
+  }
+
+  async function connect(): Promise<PooledConnection> {
+    const connection = new SMTPConnection(options)
+    const pooled: PooledConnection = { connection, sent: 0, usable: true }
+    await new Promise<void>((resolve, reject) => {
+      const fail = (err: Error) => {
+        pooled.usable = false
+        connection.close()
+        reject(err)
+      }
+      connection.once('error', fail)
+      connection.connect(() => {
+        const ready = () => {
+          connection.off('error', fail)
+          resolve()
+        }
+        if (settings.username === null) {
+          ready()
+          return
+        }
+        connection.login({ user: settings.username, pass: settings.password ?? '' }, (err) => {
+          if (err) fail(err)
+          else ready()
+        })
+      })
+    })
+    // From now on a broken connection is simply not reused.
+    connection.on('error', () => {
+      pooled.usable = false
+    })
+    connection.on('end', () => {
+      pooled.usable = false
+    })
+    return pooled
+  }
+
+  function discard(pooled: PooledConnection): void {
+    pooled.usable = false
+    clearTimeout(pooled.idleTimer)
+    pooled.connection.close()
+    open -= 1
+    const next = waiting.shift()
+    if (next === undefined) return
+    open += 1
+    connect().then(next, (err: unknown) => {
+      open -= 1
+      next(err instanceof Error ? err : new Error(String(err)))
+    })
+  }
+
+  async function acquire(): Promise<PooledConnection> {
+    if (closed) throw new Error('the SMTP transport is closed')
+    for (let pooled = idle.pop(); pooled !== undefined; pooled = idle.pop()) {
+      clearTimeout(pooled.idleTimer)
+      if (pooled.usable) return pooled
+      discard(pooled)
+    }
+    if (open < settings.maxConnections) {
+      open += 1
+      try {
+        return await connect()
+      } catch (err) {
+        open -= 1
+        throw err
+      }
+    }
+    const pooled = await new Promise<PooledConnection | Error>((resolve) => waiting.push(resolve))
+    if (pooled instanceof Error) throw pooled
+    return pooled
+  }
+
+  function release(pooled: PooledConnection, reusable: boolean): void {
+    if (!reusable || !pooled.usable || closed || pooled.sent >= MAX_MESSAGES_PER_CONNECTION) {
+      discard(pooled)
+      return
+    }
+    const next = waiting.shift()
+    if (next !== undefined) {
+      next(pooled)
+      return
+    }
+    pooled.idleTimer = setTimeout(() => {
+      const index = idle.indexOf(pooled)
+      if (index >= 0) idle.splice(index, 1)
+      discard(pooled)
+    }, IDLE_CLOSE_MS)
+    pooled.idleTimer.unref()
+    idle.push(pooled)
+  }
+
+  return {
+    description: `smtp${settings.security === 'tls' ? 's' : ''}://${settings.host}:${settings.port}`,
+    async send(message: OutgoingMessage): Promise<SendResult> {
+      const pooled = await acquire()
+      const gate: GateState = { committed: false, revoked: false }
+      try {
+        const info = await new Promise<SMTPConnection.SentMessageInfo>((resolve, reject) => {
+          const stream = gatedStream(message.raw, message.commit, gate)
+          pooled.connection.send(message.envelope, stream, (err, result) => {
+            if (err) reject(err)
+            else resolve(result)
+          })
+        })
+        pooled.sent += 1
+        release(pooled, true)
+        return {
+          response: info.response,
+          accepted: info.accepted.map(String),
+          rejected: (info.rejectedErrors ?? []).map((error) => ({
+            address: error.recipient ?? '',
+            responseCode: error.responseCode ?? null,
+            response: error.response ?? error.message,
+          })),
+        }
+      } catch (err) {
+        // A failed transaction leaves the session in an unknown state: never reuse it.
+        release(pooled, false)
+        if (gate.revoked) throw new HandoffRevokedError()
+        // After the commit, a reply (even a refusal) is an answer; no reply at all is ambiguous.
+        const replied =
+          err instanceof Error && 'responseCode' in err && typeof err.responseCode === 'number'
+        throw gate.committed && !replied ? new AfterCommitError(err) : err
+      }
+    },
+    async close() {
+      closed = true
+      for (const pooled of idle.splice(0)) discard(pooled)
+      for (const next of waiting.splice(0)) next(new Error('the SMTP transport is closed'))
+    },
+  }
+}

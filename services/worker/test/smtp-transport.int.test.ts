@@ -1,0 +1,104 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { type SmtpSink, startSmtpSink } from '@outbound/testing'
+import { HandoffRevokedError, type OutgoingMessage } from '../src/transports/message-transport.js'
+import { createSmtpTransport, smtpSettingsFromUrl } from '../src/transports/smtp-transport.js'
+
+let sink: SmtpSink
+
+function outgoing(
+  id: string,
+  to: string[],
+  commit: () => Promise<boolean> = async () => true,
+): OutgoingMessage {
+  const raw = Buffer.from(
+    `From: a@shop.example\r\nTo: ${to.join(', ')}\r\nSubject: ${id}\r\n\r\nbody of ${id}\r\n`,
+  )
+  return { id, envelope: { from: 'a@shop.example', to }, raw, commit }
+}
+
+beforeAll(async () => {
+  sink = await startSmtpSink({ replies: { 'gone@example.com': '550 5.1.1 user unknown' } })
+})
+afterAll(async () => {
+  await sink.close()
+})
+afterEach(() => {
+  sink.messages.length = 0
+})
+
+describe('createSmtpTransport', () => {
+  it('asks for the commit only after DATA was accepted, and lets the message through after it', async () => {
+    const transport = createSmtpTransport(smtpSettingsFromUrl(sink.url))
+    let messagesAtCommit = -1
+    const result = await transport.send(
+      outgoing('m1', ['bob@example.com'], async () => {
+        messagesAtCommit = sink.messages.length
+        return true
+      }),
+    )
+    expect(messagesAtCommit).toBe(0)
+    expect(sink.messages).toHaveLength(1)
+    expect(result.accepted).toEqual(['bob@example.com'])
+    expect(result.response).toMatch(/^250/)
+    await transport.close()
+  })
+
+  it('aborts without the end of DATA when the commit is refused, and keeps working', async () => {
+    const transport = createSmtpTransport(smtpSettingsFromUrl(sink.url))
+    await expect(
+      transport.send(outgoing('m2', ['bob@example.com'], async () => false)),
+    ).rejects.toBeInstanceOf(HandoffRevokedError)
+    await transport.send(outgoing('m3', ['bob@example.com']))
+    expect(sink.messages.map((m) => m.raw.toString())).toEqual([
+      expect.stringContaining('body of m3'),
+    ])
+    await transport.close()
+  })
+
+  it('never asks for the commit when every recipient is refused', async () => {
+    const transport = createSmtpTransport(smtpSettingsFromUrl(sink.url))
+    let commits = 0
+    const sending = transport.send(
+      outgoing('m4', ['gone@example.com'], async () => {
+        commits += 1
+        return true
+      }),
+    )
+    await expect(sending).rejects.toMatchObject({ responseCode: 550, permanent: true })
+    expect(commits).toBe(0)
+    expect(sink.messages).toHaveLength(0)
+    await transport.close()
+  })
+
+  it('reports refused recipients and delivers to the rest', async () => {
+    const transport = createSmtpTransport(smtpSettingsFromUrl(sink.url))
+    const result = await transport.send(outgoing('m5', ['bob@example.com', 'gone@example.com']))
+    expect(result.accepted).toEqual(['bob@example.com'])
+    expect(result.rejected).toEqual([
+      {
+        address: 'gone@example.com',
+        responseCode: 550,
+        response: expect.stringContaining('5.1.1'),
+      },
+    ])
+    await transport.close()
+  })
+
+  it('sends many messages over at most maxConnections connections', async () => {
+    const transport = createSmtpTransport({ ...smtpSettingsFromUrl(sink.url), maxConnections: 2 })
+    await Promise.all(
+      Array.from({ length: 30 }, (_, i) => transport.send(outgoing(`p${i}`, ['bob@example.com']))),
+    )
+    expect(sink.messages).toHaveLength(30)
+    expect(sink.peakConnections()).toBeLessThanOrEqual(2)
+    await transport.close()
+  })
+
+  it('fails with a temporary error when nothing listens', async () => {
+    const transport = createSmtpTransport(smtpSettingsFromUrl('smtp://127.0.0.1:1'))
+    await expect(transport.send(outgoing('m6', ['bob@example.com']))).rejects.toMatchObject({
+      code: 'ESOCKET',
+    })
+    await transport.close()
+  })
+})
