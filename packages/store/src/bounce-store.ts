@@ -42,12 +42,35 @@ function parseOr<T>(raw: string | null, validator: { Check(v: unknown): v is T }
   return validator.Check(value) ? value : null
 }
 
-// KEYS: records, by-time, by-address, by-message ('' slot when none). ARGV: id, json, score, has message.
+/**
+ * How long bounce records are kept: longer than the 13 weeks the soft-bounce rule looks back
+ * (DOMAIN.md §7). Suppressions are kept until removed.
+ */
+export const BOUNCE_RETENTION_DAYS = 180
+const BOUNCE_RETENTION_MS = BOUNCE_RETENTION_DAYS * 86_400_000
+/** Expired records removed per new bounce: the clean-up keeps pace without a long script. */
+const TRIM_BATCH = 100
+
+// KEYS: records, by-time, by-address, by-message ('' slot when none).
+// ARGV: id, json, score (ms), has message, retention (ms), trim batch.
+// Records older than the retention (counted back from this bounce) leave the store a batch at a
+// time; per-address and per-message indexes expire with their last record.
 const RECORD_BOUNCE = script(`
+local cutoff = tonumber(ARGV[3]) - tonumber(ARGV[5])
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. cutoff, 'LIMIT', 0, tonumber(ARGV[6]))
+if #expired > 0 then
+  redis.call('HDEL', KEYS[1], unpack(expired))
+  redis.call('ZREM', KEYS[2], unpack(expired))
+end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-if ARGV[4] == '1' then redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. cutoff)
+redis.call('PEXPIRE', KEYS[3], ARGV[5])
+if ARGV[4] == '1' then
+  redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+  redis.call('PEXPIRE', KEYS[4], ARGV[5])
+end
 return redis.call('ZCARD', KEYS[3])
 `)
 
@@ -101,7 +124,10 @@ export function createBounceStore(redis: Redis | Cluster, prefix = 'outbound') {
   }
 
   return {
-    /** Stores a bounce and indexes it by time, address and message; returns the address's bounce count. */
+    /**
+     * Stores a bounce and indexes it by time, address and message; returns the address's bounce
+     * count within the retention. Removes expired records as it goes.
+     */
     async recordBounce(record: BounceRecord): Promise<number> {
       const count = await runScript(
         redis,
@@ -117,6 +143,8 @@ export function createBounceStore(redis: Redis | Cluster, prefix = 'outbound') {
           JSON.stringify(record),
           Date.parse(record.at),
           record.messageId === null ? '0' : '1',
+          BOUNCE_RETENTION_MS,
+          TRIM_BATCH,
         ],
       )
       return Number(count)

@@ -63,6 +63,7 @@ export {
   type BounceQuery,
   type BounceRecord,
   type BounceStore,
+  BOUNCE_RETENTION_DAYS,
   /** Bounce records, address histories, late-bounce updates and the suppression list. */
   createBounceStore,
   type Suppression,

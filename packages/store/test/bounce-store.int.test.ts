@@ -1,0 +1,84 @@
+import { Redis } from 'ioredis'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import {
+  BOUNCE_RETENTION_DAYS,
+  type BounceRecord,
+  type BounceStore,
+  createBounceStore,
+} from '@outbound/store'
+import { deleteKeysWithPrefix, startTestRedis, testPrefix, type TestRedis } from '@outbound/testing'
+
+let server: TestRedis
+let redis: Redis
+let prefix: string
+let bounces: BounceStore
+
+beforeAll(async () => {
+  server = await startTestRedis()
+  redis = new Redis(server.url)
+})
+afterAll(async () => {
+  redis.disconnect()
+  await server.stop()
+})
+beforeEach(() => {
+  prefix = testPrefix()
+  bounces = createBounceStore(redis, prefix)
+})
+afterEach(async () => {
+  await deleteKeysWithPrefix(server.url, prefix)
+})
+
+const day = 86_400_000
+const start = Date.parse('2026-01-05T10:00:00Z')
+
+function bounce(id: string, recipient: string, at: number, messageId: string | null = null) {
+  const record: BounceRecord = {
+    id,
+    messageId,
+    recipient,
+    kind: 'soft',
+    permanent: false,
+    reason: 'mailbox_full',
+    source: 'smtp',
+    smtpCode: 452,
+    enhancedCode: '4.2.2',
+    diagnostic: '452 4.2.2 mailbox full',
+    rule: 'mailbox-full',
+    at: new Date(at).toISOString(),
+  }
+  return record
+}
+
+describe('bounce retention', () => {
+  it(`keeps records ${BOUNCE_RETENTION_DAYS} days, then removes them as new bounces arrive`, async () => {
+    expect(await bounces.recordBounce(bounce('b1', 'ann@example.com', start, 'msg_1'))).toBe(1)
+    expect(await bounces.recordBounce(bounce('b2', 'ann@example.com', start + day))).toBe(2)
+    // Still inside the retention: everything is there.
+    const inside = start + (BOUNCE_RETENTION_DAYS - 1) * day
+    expect(await bounces.recordBounce(bounce('b3', 'bob@example.com', inside))).toBe(1)
+    expect((await bounces.listBounces({ limit: 10 })).map((b) => b.id)).toEqual(['b3', 'b2', 'b1'])
+
+    // A bounce past the retention of b1 (but not of b2) sweeps b1 out of every index.
+    const later = start + BOUNCE_RETENTION_DAYS * day + day / 2
+    expect(await bounces.recordBounce(bounce('b4', 'ann@example.com', later))).toBe(2)
+    expect((await bounces.listBounces({ limit: 10 })).map((b) => b.id)).toEqual(['b4', 'b3', 'b2'])
+    expect((await bounces.bounceHistory('ann@example.com')).map((b) => b.id)).toEqual(['b2', 'b4'])
+    expect(await bounces.listBounces({ messageId: 'msg_1', limit: 10 })).toEqual([])
+    expect(await redis.hexists(`${prefix}:{bounces}:records`, 'b1')).toBe(0)
+    expect(await redis.zcard(`${prefix}:{bounces}:by-time`)).toBe(3)
+  })
+
+  it('lets the indexes of an address expire with its last record', async () => {
+    await bounces.recordBounce(bounce('b1', 'ann@example.com', start, 'msg_1'))
+    const retentionMs = BOUNCE_RETENTION_DAYS * day
+    for (const key of [
+      `${prefix}:{bounces}:address:ann@example.com`,
+      `${prefix}:{bounces}:message:msg_1`,
+    ]) {
+      const ttl = await redis.pttl(key)
+      expect(ttl).toBeGreaterThan(retentionMs - 60_000)
+      expect(ttl).toBeLessThanOrEqual(retentionMs)
+    }
+  })
+})
