@@ -103,6 +103,13 @@ redis.call('RPUSH', KEYS[2], ARGV[2])
 return changed
 `)
 
+// KEYS: suppressions, by-time. ARGV: address, json, score (ms). Adds only a new address.
+const ADD_SUPPRESSION = script(`
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+return 1
+`)
+
 export type BounceQuery = {
   recipient?: string
   messageId?: string
@@ -204,29 +211,36 @@ export function createBounceStore(redis: Redis | Cluster, prefix = 'outbound') {
 
     /** Puts an address on the suppression list; an existing entry keeps its first reason. */
     async addSuppression(suppression: Suppression): Promise<boolean> {
-      return (
-        (await redis.hsetnx(
-          keys.suppressions(),
-          suppression.address,
-          JSON.stringify(suppression),
-        )) === 1
+      const added = await runScript(
+        redis,
+        ADD_SUPPRESSION,
+        [keys.suppressions(), keys.suppressionsByTime()],
+        [suppression.address, JSON.stringify(suppression), Date.parse(suppression.createdAt)],
       )
+      return added === 1
     },
 
     async removeSuppression(address: string): Promise<boolean> {
-      return (await redis.hdel(keys.suppressions(), address)) === 1
+      const results = await redis
+        .multi()
+        .hdel(keys.suppressions(), address)
+        .zrem(keys.suppressionsByTime(), address)
+        .exec()
+      // The first reply (HDEL) says whether the address was on the list.
+      return results?.[0]?.[1] === 1
     },
 
     async getSuppression(address: string): Promise<Suppression | null> {
       return parseOr(await redis.hget(keys.suppressions(), address), suppressionValidator)
     },
 
-    /** Suppressions, newest first (at most `limit`). */
-    async listSuppressions(limit: number): Promise<Suppression[]> {
-      const all = Object.values(await redis.hgetall(keys.suppressions()))
+    /** Suppressions, newest first: `limit` of them after skipping `offset`. */
+    async listSuppressions(limit: number, offset = 0): Promise<Suppression[]> {
+      const addresses = await redis.zrevrange(keys.suppressionsByTime(), offset, offset + limit - 1)
+      if (addresses.length === 0) return []
+      return (await redis.hmget(keys.suppressions(), ...addresses))
         .map((raw) => parseOr(raw, suppressionValidator))
         .filter((s): s is Suppression => s !== null)
-      return all.sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1)).slice(0, limit)
     },
 
     /** Which of these (comparison-form) addresses are suppressed. */

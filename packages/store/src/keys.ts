@@ -19,6 +19,8 @@ export function createKeys(base: string) {
     bouncesByAddress: (address: string) => `${base}:{bounces}:address:${address}`,
     bouncesByMessage: (messageId: string) => `${base}:{bounces}:message:${messageId}`,
     suppressions: () => `${base}:{bounces}:suppressions`,
+    /** The suppressed addresses by time added, for listing newest first a page at a time. */
+    suppressionsByTime: () => `${base}:{bounces}:suppressions:by-time`,
     // Messages given to POST /v1/bounces/inbound that were not bounces, kept for inspection.
     rejectedInbound: () => `${base}:{bounces}:not-bounces`,
     // One counter per server and quota day (the local date in the quota time zone).

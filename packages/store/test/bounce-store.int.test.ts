@@ -82,3 +82,31 @@ describe('bounce retention', () => {
     }
   })
 })
+
+describe('the suppression list', () => {
+  const suppression = (address: string, at: number) => ({
+    address,
+    reason: 'hard bounce',
+    source: 'bounce' as const,
+    createdAt: new Date(at).toISOString(),
+  })
+
+  it('lists newest first a page at a time, keeps the first reason, and forgets removed entries', async () => {
+    for (const [i, address] of ['a@x.test', 'b@x.test', 'c@x.test', 'd@x.test'].entries())
+      expect(await bounces.addSuppression(suppression(address, start + i * day))).toBe(true)
+    expect(await bounces.addSuppression({ ...suppression('b@x.test', start), reason: 'x' })).toBe(
+      false,
+    )
+    const page = async (limit: number, offset: number) =>
+      (await bounces.listSuppressions(limit, offset)).map((s) => s.address)
+    expect(await page(2, 0)).toEqual(['d@x.test', 'c@x.test'])
+    expect(await page(2, 2)).toEqual(['b@x.test', 'a@x.test'])
+    expect(await page(2, 4)).toEqual([])
+    expect((await bounces.getSuppression('b@x.test'))?.reason).toBe('hard bounce')
+
+    expect(await bounces.removeSuppression('c@x.test')).toBe(true)
+    expect(await bounces.removeSuppression('c@x.test')).toBe(false)
+    expect(await page(10, 0)).toEqual(['d@x.test', 'b@x.test', 'a@x.test'])
+    expect(await bounces.suppressedAmong(['c@x.test', 'd@x.test'])).toEqual(new Set(['d@x.test']))
+  })
+})

@@ -205,10 +205,21 @@ describe('/v1/suppressions and sending', () => {
     }>()
     expect(message.recipients.map((r) => r.status)).toEqual(['suppressed', 'pending'])
 
+    // Listed a page at a time (newest first) until it is removed.
+    await app.inject({ method: 'POST', url: '/v1/suppressions', payload: { address: 'x@y.test' } })
+    const listed = async (query: string) =>
+      (await app.inject({ method: 'GET', url: `/v1/suppressions?${query}` }))
+        .json<{ address: string }[]>()
+        .map((s) => s.address)
+    const pages = [...(await listed('limit=1')), ...(await listed('limit=1&offset=1'))]
+    expect(pages.sort()).toEqual(['blocked@example.com', 'x@y.test'])
+    expect(await listed('limit=1&offset=2')).toEqual([])
+
     expect(
       (await app.inject({ method: 'DELETE', url: '/v1/suppressions/blocked%40example.com' }))
         .statusCode,
     ).toBe(204)
+    expect(await listed('limit=10')).toEqual(['x@y.test'])
     expect(
       (
         await app.inject({ method: 'DELETE', url: '/v1/suppressions/blocked%40example.com' })

@@ -29,11 +29,16 @@ export const suppressionRoutes: FastifyPluginAsyncTypebox<SuppressionRoutesOptio
         summary: 'Addresses that are not mailed again, newest first',
         querystring: Type.Object({
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 1000 })),
+          offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000_000, default: 0 })),
         }),
         response: { 200: Type.Array(SuppressionSchema) },
       },
     },
-    async (request) => await options.bounces.listSuppressions(request.query.limit ?? 1000),
+    async (request) =>
+      await options.bounces.listSuppressions(
+        request.query.limit ?? 1000,
+        request.query.offset ?? 0,
+      ),
   )
 
   app.post(
