@@ -1,32 +1,17 @@
-import { Redis } from 'ioredis'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import {
   BOUNCE_RETENTION_DAYS,
   type BounceRecord,
   type BounceStore,
   createBounceStore,
 } from '@outbound/store'
-import { deleteKeysWithPrefix, startTestRedis, testPrefix, type TestRedis } from '@outbound/testing'
+import { useTestDatabase } from './helpers/test-redis.js'
 
-let server: TestRedis
-let redis: Redis
-let prefix: string
+const db = useTestDatabase()
 let bounces: BounceStore
 
-beforeAll(async () => {
-  server = await startTestRedis()
-  redis = new Redis(server.url)
-})
-afterAll(async () => {
-  redis.disconnect()
-  await server.stop()
-})
 beforeEach(() => {
-  prefix = testPrefix()
-  bounces = createBounceStore(redis, prefix)
-})
-afterEach(async () => {
-  await deleteKeysWithPrefix(server.url, prefix)
+  bounces = createBounceStore(db.redis, db.prefix)
 })
 
 const day = 86_400_000
@@ -65,18 +50,18 @@ describe('bounce retention', () => {
     expect((await bounces.listBounces({ limit: 10 })).map((b) => b.id)).toEqual(['b4', 'b3', 'b2'])
     expect((await bounces.bounceHistory('ann@example.com')).map((b) => b.id)).toEqual(['b2', 'b4'])
     expect(await bounces.listBounces({ messageId: 'msg_1', limit: 10 })).toEqual([])
-    expect(await redis.hexists(`${prefix}:{bounces}:records`, 'b1')).toBe(0)
-    expect(await redis.zcard(`${prefix}:{bounces}:by-time`)).toBe(3)
+    expect(await db.redis.hexists(`${db.prefix}:{bounces}:records`, 'b1')).toBe(0)
+    expect(await db.redis.zcard(`${db.prefix}:{bounces}:by-time`)).toBe(3)
   })
 
   it('lets the indexes of an address expire with its last record', async () => {
     await bounces.recordBounce(bounce('b1', 'ann@example.com', start, 'msg_1'))
     const retentionMs = BOUNCE_RETENTION_DAYS * day
     for (const key of [
-      `${prefix}:{bounces}:address:ann@example.com`,
-      `${prefix}:{bounces}:message:msg_1`,
+      `${db.prefix}:{bounces}:address:ann@example.com`,
+      `${db.prefix}:{bounces}:message:msg_1`,
     ]) {
-      const ttl = await redis.pttl(key)
+      const ttl = await db.redis.pttl(key)
       expect(ttl).toBeGreaterThan(retentionMs - 60_000)
       expect(ttl).toBeLessThanOrEqual(retentionMs)
     }

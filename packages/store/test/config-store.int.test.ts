@@ -1,12 +1,6 @@
 import { Redis } from 'ioredis'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import {
-  deleteKeysWithPrefix,
-  startTestRedis,
-  testPrefix,
-  type TestRedis,
-  waitFor,
-} from '@outbound/testing'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { waitFor } from '@outbound/testing'
 import {
   type AliasDomainRecord,
   type Company,
@@ -16,10 +10,9 @@ import {
   DEFAULT_SETTINGS,
   type OutgoingServer,
 } from '@outbound/store'
+import { useTestDatabase } from './helpers/test-redis.js'
 
-let server: TestRedis
-let redis: Redis
-let prefix: string
+const db = useTestDatabase()
 let store: ConfigStore
 const at = '2026-01-01T00:00:00.000Z'
 
@@ -57,20 +50,8 @@ const company = (aliasDomainId: string | null): Company => ({
   updatedAt: at,
 })
 
-beforeAll(async () => {
-  server = await startTestRedis()
-  redis = new Redis(server.url)
-})
-afterAll(async () => {
-  redis.disconnect()
-  await server.stop()
-})
 beforeEach(() => {
-  prefix = testPrefix()
-  store = createConfigStore(redis, prefix)
-})
-afterEach(async () => {
-  await deleteKeysWithPrefix(server.url, prefix)
+  store = createConfigStore(db.redis, db.prefix)
 })
 
 describe('createConfigStore', () => {
@@ -116,9 +97,9 @@ describe('createConfigStore', () => {
 
 describe('createConfigCache', () => {
   it('follows a write made through another connection within a second', async () => {
-    const subscriber = new Redis(server.url)
+    const subscriber = new Redis(db.url)
     const cache = await createConfigCache(
-      createConfigStore(new Redis(server.url), prefix),
+      createConfigStore(new Redis(db.url), db.prefix),
       subscriber,
     )
     try {
@@ -137,18 +118,18 @@ describe('createConfigCache', () => {
   })
 
   it('catches up by polling the version when a notification was missed', async () => {
-    const subscriber = new Redis(server.url)
-    const cache = await createConfigCache(createConfigStore(redis, prefix), subscriber, {
+    const subscriber = new Redis(db.url)
+    const cache = await createConfigCache(createConfigStore(db.redis, db.prefix), subscriber, {
       pollMs: 100,
     })
     try {
       // A write that bumps the version without publishing, as if the message were lost.
-      await redis.hset(
-        `${prefix}:{config}:servers`,
+      await db.redis.hset(
+        `${db.prefix}:{config}:servers`,
         'srv_quiet',
         JSON.stringify(outgoing('srv_quiet')),
       )
-      await redis.incr(`${prefix}:{config}:version`)
+      await db.redis.incr(`${db.prefix}:{config}:version`)
       await waitFor(() => cache.current().servers.length === 1, {
         timeoutMs: 1000,
         what: 'the poll',

@@ -1,6 +1,4 @@
-import { Redis } from 'ioredis'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { deleteKeysWithPrefix, startTestRedis, testPrefix, type TestRedis } from '@outbound/testing'
+import { beforeEach, describe, expect, it } from 'vitest'
 import {
   createMessageStore,
   IDEMPOTENCY_TTL_SECONDS,
@@ -8,10 +6,9 @@ import {
   type MessageStore,
   type NewMessage,
 } from '@outbound/store'
+import { useTestDatabase } from './helpers/test-redis.js'
 
-let server: TestRedis
-let redis: Redis
-let prefix: string
+const db = useTestDatabase()
 let store: MessageStore
 const t0 = new Date('2026-01-01T10:00:00Z')
 const later = (seconds: number) => new Date(t0.getTime() + seconds * 1000)
@@ -52,20 +49,8 @@ function newMessage(id: string): NewMessage {
   }
 }
 
-beforeAll(async () => {
-  server = await startTestRedis()
-  redis = new Redis(server.url)
-})
-afterAll(async () => {
-  redis.disconnect()
-  await server.stop()
-})
 beforeEach(() => {
-  prefix = testPrefix()
-  store = createMessageStore(redis, prefix)
-})
-afterEach(async () => {
-  await deleteKeysWithPrefix(server.url, prefix)
+  store = createMessageStore(db.redis, db.prefix)
 })
 
 describe('createMessageStore', () => {
@@ -123,7 +108,7 @@ describe('createMessageStore', () => {
       kind: 'final',
       status: 'sent',
     })
-    const ttl = await redis.ttl(`${prefix}:msg:{msg_2}`)
+    const ttl = await db.redis.ttl(`${db.prefix}:msg:{msg_2}`)
     expect(ttl).toBeGreaterThan(MESSAGE_RETENTION_SECONDS - 10)
   })
 
@@ -192,7 +177,7 @@ describe('createMessageStore', () => {
       stored: true,
       entry: second,
     })
-    const [key] = await redis.keys(`${prefix}:idem:*`)
-    expect(await redis.ttl(key ?? '')).toBeGreaterThan(IDEMPOTENCY_TTL_SECONDS - 10)
+    const [key] = await db.redis.keys(`${db.prefix}:idem:*`)
+    expect(await db.redis.ttl(key ?? '')).toBeGreaterThan(IDEMPOTENCY_TTL_SECONDS - 10)
   })
 })

@@ -1,32 +1,27 @@
 import { Redis } from 'ioredis'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createQuotaStore, type QuotaStore } from '@outbound/store'
-import { deleteKeysWithPrefix, startTestRedis, testPrefix, type TestRedis } from '@outbound/testing'
+import { useTestDatabase } from './helpers/test-redis.js'
 
-let server: TestRedis
-let prefix: string
+const db = useTestDatabase()
 let quota: QuotaStore
+// Three more connections besides the shared one: reservations race across them.
 const connections: Redis[] = []
 
-beforeAll(async () => {
-  server = await startTestRedis()
-  for (let i = 0; i < 4; i++) connections.push(new Redis(server.url))
+beforeAll(() => {
+  connections.push(db.redis)
+  for (let i = 0; i < 3; i++) connections.push(new Redis(db.url))
 })
-afterAll(async () => {
-  for (const c of connections) c.disconnect()
-  await server.stop()
+afterAll(() => {
+  for (const c of connections.splice(1)) c.disconnect()
 })
 beforeEach(() => {
-  prefix = testPrefix()
-  quota = createQuotaStore(connections[0] ?? new Redis(server.url), prefix)
-})
-afterEach(async () => {
-  await deleteKeysWithPrefix(server.url, prefix)
+  quota = createQuotaStore(db.redis, db.prefix)
 })
 
 describe('createQuotaStore', () => {
   it('grants exactly the cap to 300 concurrent reservations over four connections', async () => {
-    const stores = connections.map((c) => createQuotaStore(c, prefix))
+    const stores = connections.map((c) => createQuotaStore(c, db.prefix))
     const results = await Promise.all(
       Array.from({ length: 300 }, (_, i) =>
         (stores[i % stores.length] ?? quota).reserveQuota('srv_1', '2026-03-10', 1, 100, 90_000),
@@ -59,7 +54,7 @@ describe('createQuotaStore', () => {
 
   it('lets the counter expire after its window', async () => {
     await quota.reserveQuota('srv_1', 'd', 1, 10, 90_000)
-    const ttl = await (connections[0] ?? new Redis()).ttl(`${prefix}:quota:{srv_1}:d`)
+    const ttl = await db.redis.ttl(`${db.prefix}:quota:{srv_1}:d`)
     expect(ttl).toBeGreaterThan(89_000)
   })
 })

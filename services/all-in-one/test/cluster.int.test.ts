@@ -1,12 +1,12 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePort, type SmtpSink, startSmtpSink, waitFor } from '@outbound/testing'
+import { startApi, startService, stopService, WORKER_MAIN } from './helpers/processes.js'
 
-// Real processes (`pnpm build` first) against a real three-node Redis Cluster on this machine.
-const repo = resolve(import.meta.dirname, '../../..')
+// Real processes against a real three-node Redis Cluster on this machine.
 const children: ChildProcess[] = []
 const nodes: ChildProcess[] = []
 let dir = ''
@@ -71,43 +71,18 @@ beforeAll(async () => {
     })
 
   sink = await startSmtpSink()
-  const apiPort = await freePort()
-  base = `http://127.0.0.1:${apiPort}`
   const env = {
-    PATH: process.env['PATH'],
-    LOG_LEVEL: 'warn',
     REDIS_URL: `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`,
     SMTP_URL: sink.url,
   }
-  children.push(
-    spawn(process.execPath, [join(repo, 'services/api/dist/main.js')], {
-      env: { ...env, PORT: String(apiPort) },
-      stdio: 'ignore',
-    }),
-  )
-  children.push(
-    spawn(process.execPath, [join(repo, 'services/worker/dist/main.js'), '--pool', 'all'], {
-      env,
-      stdio: 'ignore',
-    }),
-  )
-  await waitFor(
-    () =>
-      fetch(`${base}/ready`).then(
-        (r) => r.ok,
-        () => false,
-      ),
-    { timeoutMs: 30_000, what: 'the API' },
-  )
+  children.push(startService(WORKER_MAIN, ['--pool', 'all'], env))
+  const api = await startApi(env)
+  children.push(api.child)
+  base = api.base
 })
 
 afterAll(async () => {
-  for (const child of [...children, ...nodes]) {
-    if (child.exitCode !== null) continue
-    const exited = new Promise((r) => child.once('exit', r))
-    child.kill('SIGTERM')
-    await exited
-  }
+  for (const child of [...children, ...nodes]) await stopService(child)
   await sink.close()
   rmSync(dir, { recursive: true, force: true })
 })

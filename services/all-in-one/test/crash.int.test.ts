@@ -1,40 +1,24 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startLocalRedis, type LocalRedis } from '@outbound/local-redis'
-import {
-  freePort,
-  type ReceivedMessage,
-  type SmtpSink,
-  startSmtpSink,
-  waitFor,
-} from '@outbound/testing'
+import { type ReceivedMessage, type SmtpSink, startSmtpSink, waitFor } from '@outbound/testing'
+import { startApi, startService, stopService, WORKER_MAIN } from './helpers/processes.js'
 
-// Real processes (`pnpm build` first): exactly-once delivery across crashes and restarts.
-const repo = resolve(import.meta.dirname, '../../..')
+// Real processes: exactly-once delivery across crashes and restarts.
 const running: ChildProcess[] = []
 const cleanups: (() => Promise<void>)[] = []
 
 function start(main: string, args: string[], env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, [join(repo, main), ...args], {
-    env: { PATH: process.env['PATH'], LOG_LEVEL: 'warn', ...env },
-    stdio: 'ignore',
-  })
+  const child = startService(main, args, env)
   running.push(child)
   return child
 }
 
-async function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise((r) => child.once('exit', r))
-  child.kill(signal)
-  await exited
-}
-
 afterEach(async () => {
-  await Promise.all(running.splice(0).map((child) => stop(child)))
+  await Promise.all(running.splice(0).map((child) => stopService(child)))
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
@@ -51,18 +35,10 @@ async function privateRedis(
   return { redis, dataDir }
 }
 
-async function startApi(redisUrl: string) {
-  const port = await freePort()
-  const base = `http://127.0.0.1:${port}`
-  start('services/api/dist/main.js', [], { REDIS_URL: redisUrl, PORT: String(port) })
-  await waitFor(
-    () =>
-      fetch(`${base}/ready`).then(
-        (r) => r.ok,
-        () => false,
-      ),
-    { timeoutMs: 30_000, what: 'the API' },
-  )
+/** The API on `redisUrl`, stopped after the test; returns its base URL. */
+async function apiOn(redisUrl: string) {
+  const { child, base } = await startApi({ REDIS_URL: redisUrl })
+  running.push(child)
   return base
 }
 
@@ -134,7 +110,7 @@ async function setUp(sinkOptions: Parameters<typeof startSmtpSink>[0] = {}) {
     await redis.stop()
     rmSync(dataDir, { recursive: true, force: true })
   })
-  const base = await startApi(redis.url)
+  const base = await apiOn(redis.url)
   // The built-in default server allows 200 a day by default; these tests send thousands.
   await post(`${base}/v1/settings`, { defaultDailyLimit: 100_000_000 }, 'PATCH')
   const env = { REDIS_URL: redis.url, SMTP_URL: sink.url }
@@ -144,9 +120,9 @@ async function setUp(sinkOptions: Parameters<typeof startSmtpSink>[0] = {}) {
 describe('exactly-once delivery with several worker processes', () => {
   it('delivers 3000 messages through 3 workers (1 transactional, 2 mass), each once', async () => {
     const { sink, base, env } = await setUp()
-    start('services/worker/dist/main.js', ['--pool', 'transactional'], env)
-    start('services/worker/dist/main.js', ['--pool', 'mass'], env)
-    start('services/worker/dist/main.js', ['--pool', 'mass'], env)
+    start(WORKER_MAIN, ['--pool', 'transactional'], env)
+    start(WORKER_MAIN, ['--pool', 'mass'], env)
+    start(WORKER_MAIN, ['--pool', 'mass'], env)
     const ids = [
       ...(await accept(base, 500, 'transactional')),
       ...(await accept(base, 2500, 'mass')),
@@ -158,9 +134,9 @@ describe('exactly-once delivery with several worker processes', () => {
   it('delivers every message once when a worker is killed with SIGKILL mid-batch', async () => {
     // A slow reply to the end of DATA keeps many sends in flight when the worker dies.
     const { sink, base, env } = await setUp({ dataReplyDelayMs: 40 })
-    start('services/worker/dist/main.js', ['--pool', 'transactional'], env)
-    const victim = start('services/worker/dist/main.js', ['--pool', 'mass'], env)
-    start('services/worker/dist/main.js', ['--pool', 'mass'], env)
+    start(WORKER_MAIN, ['--pool', 'transactional'], env)
+    const victim = start(WORKER_MAIN, ['--pool', 'mass'], env)
+    start(WORKER_MAIN, ['--pool', 'mass'], env)
     const ids = [
       ...(await accept(base, 300, 'transactional')),
       ...(await accept(base, 2700, 'mass')),
@@ -174,7 +150,7 @@ describe('exactly-once delivery with several worker processes', () => {
     sink.hold()
     await waitForSteady(() => JSON.stringify(sink.held()), 500)
     expect(sink.held().data).toBeGreaterThan(0)
-    await stop(victim, 'SIGKILL')
+    await stopService(victim, 'SIGKILL')
     sink.release()
     // The killed worker's jobs come back once their locks expire (30 s) and are finished by the
     // other mass worker: the ones it had committed are not sent again.
@@ -205,14 +181,14 @@ describe('a Redis restart', () => {
       await redis.stop()
       rmSync(first.dataDir, { recursive: true, force: true })
     })
-    const base = await startApi(redis.url)
+    const base = await apiOn(redis.url)
     await post(`${base}/v1/settings`, { defaultDailyLimit: 100_000_000 }, 'PATCH')
     const ids = await accept(base, 500, 'transactional')
 
     // Stop Redis (as a restart would: SIGTERM, AOF flushed) and bring it back on its data.
     await redis.stop()
     redis = (await privateRedis(port, first.dataDir)).redis
-    start('services/worker/dist/main.js', ['--pool', 'all'], {
+    start(WORKER_MAIN, ['--pool', 'all'], {
       REDIS_URL: redis.url,
       SMTP_URL: sink.url,
     })

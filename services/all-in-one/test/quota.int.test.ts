@@ -1,30 +1,16 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { join, resolve } from 'node:path'
+import type { ChildProcess } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   deleteKeysWithPrefix,
-  freePort,
   type SmtpSink,
   startSmtpSink,
   startTestRedis,
   type TestRedis,
   waitFor,
 } from '@outbound/testing'
+import { startApi, startService, stopService, WORKER_MAIN } from './helpers/processes.js'
 
-// Real processes (`pnpm build` first): one API and four workers racing for one daily limit.
-const repo = resolve(import.meta.dirname, '../../..')
-const start = (main: string, args: string[], env: Record<string, string>): ChildProcess =>
-  spawn(process.execPath, [join(repo, main), ...args], {
-    env: { PATH: process.env['PATH'], LOG_LEVEL: 'warn', ...env },
-    stdio: 'ignore',
-  })
-const stop = async (child: ChildProcess) => {
-  if (child.exitCode !== null) return
-  const exited = new Promise((r) => child.once('exit', r))
-  child.kill('SIGTERM')
-  await exited
-}
-
+// Real processes: one API and four workers racing for one daily limit.
 let redis: TestRedis
 let sink: SmtpSink
 const children: ChildProcess[] = []
@@ -43,23 +29,14 @@ async function api<T>(method: string, path: string, body?: object): Promise<T> {
 beforeAll(async () => {
   redis = await startTestRedis()
   sink = await startSmtpSink()
-  const port = await freePort()
-  base = `http://127.0.0.1:${port}`
-  const env = { REDIS_URL: redis.url, PORT: String(port) }
-  children.push(start('services/api/dist/main.js', [], env))
-  for (let i = 0; i < 4; i++)
-    children.push(start('services/worker/dist/main.js', ['--pool', 'all'], env))
-  await waitFor(
-    () =>
-      fetch(`${base}/ready`).then(
-        (r) => r.ok,
-        () => false,
-      ),
-    { timeoutMs: 30_000, what: 'the API' },
-  )
+  const env = { REDIS_URL: redis.url }
+  for (let i = 0; i < 4; i++) children.push(startService(WORKER_MAIN, ['--pool', 'all'], env))
+  const api = await startApi(env)
+  children.push(api.child)
+  base = api.base
 })
 afterAll(async () => {
-  await Promise.all(children.map(stop))
+  await Promise.all(children.map((child) => stopService(child)))
   await sink.close()
   await deleteKeysWithPrefix(redis.url, 'outbound:')
   await redis.stop()
