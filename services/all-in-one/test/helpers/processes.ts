@@ -37,13 +37,19 @@ export async function startApi(
   const port = await freePort()
   const base = `http://127.0.0.1:${port}`
   const child = startService(API_MAIN, [], { ...env, PORT: String(port) })
-  await waitFor(
-    () =>
-      fetch(`${base}/ready`).then(
-        (r) => r.ok,
-        () => false,
-      ),
-    { timeoutMs: 30_000, what: 'the API' },
-  )
+  try {
+    await waitFor(
+      () =>
+        fetch(`${base}/ready`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      { timeoutMs: 30_000, what: 'the API' },
+    )
+  } catch (err) {
+    // The caller never gets the process: stop it here rather than leave it running.
+    await stopService(child)
+    throw err
+  }
   return { child, base }
 }
