@@ -8,6 +8,8 @@ export {
   normalizeAddressText,
   /** Exactly one mailbox, or null when the input is not one valid address. */
   parseMailbox,
-  /** The lower-cased IDNA A-label of a domain, or null when it is not a valid domain name. */
+  /** The lower-cased IDNA A-label form of a mail domain (RFC 5322 dot-atom, `_` allowed), or null. */
   toAsciiDomain,
+  /** The lower-cased IDNA A-label of an SMTP host name (RFC 1123), or null when it is not one. */
+  toAsciiHostname,
 } from './parse-mailbox.js'

@@ -15,15 +15,61 @@ const MAX_ADDRESS_OCTETS = 254
 const MAX_DISPLAY_NAME_CHARS = 256
 // C0/C1 controls, DEL, and the invisible characters used to spoof addresses (zero-width, bidi).
 // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
-const FORBIDDEN_CHARS = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]/u
+const FORBIDDEN_CHARS = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\u061c\ufeff]/u
 
-/** The IDNA A-label of a domain, lower-cased; null when it is not a valid domain name. */
+// RFC 5322 §3.2.3 atext: the characters of a dot-atom besides the dots.
+const ATEXT_LABEL = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+$/
+// RFC 1035 / 5321 sizes: a label of 63 octets, a domain of 253 (255 with the root and lengths).
+const MAX_LABEL_OCTETS = 63
+const MAX_DOMAIN_OCTETS = 253
+// RFC 952/1123 host names: letters, digits and inner hyphens.
+const HOSTNAME_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
+
+/**
+ * The IDNA A-label form of a mail domain, lower-cased; null when RFC 5322 refuses it. A mail domain
+ * is a dot-atom (RFC 5322 §3.4.1) with UTF-8 allowed (RFC 6532): `unknown_domain.com` is valid, as
+ * it is to DNS, Odoo and real MTAs. Labels that are not ASCII are converted to their A-label; one
+ * that IDNA refuses makes the domain invalid (it could not be sent to). Domain literals are refused.
+ */
 export function toAsciiDomain(domain: string): string | null {
-  const ascii = domainToASCII(domain)
-  if (ascii === '' || ascii.length > 253) return null
-  const labels = ascii.split('.')
-  const labelOk = (label: string) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(label)
-  return labels.every(labelOk) ? ascii : null
+  const labels = domain.split('.')
+  const ascii: string[] = []
+  for (const label of labels) {
+    // eslint-disable-next-line no-control-regex -- the ASCII range is the point of the test
+    if (/^[\x00-\x7f]*$/.test(label)) {
+      if (!ATEXT_LABEL.test(label)) return null
+      ascii.push(label.toLowerCase())
+      continue
+    }
+    const aLabel = domainToASCII(label)
+    if (aLabel === '' || aLabel.includes('.') || !aLabel.startsWith('xn--')) return null
+    ascii.push(aLabel)
+  }
+  const result = ascii.join('.')
+  if (result.length > MAX_DOMAIN_OCTETS) return null
+  return ascii.every((label) => label.length <= MAX_LABEL_OCTETS) ? result : null
+}
+
+/**
+ * The IDNA A-label of a host name (an SMTP server to connect to), lower-cased; null when it is not
+ * one by RFC 952/1123 (letters, digits, inner hyphens). Stricter than a mail domain on purpose.
+ */
+export function toAsciiHostname(host: string): string | null {
+  const ascii = domainToASCII(host)
+  if (ascii === '' || ascii.length > MAX_DOMAIN_OCTETS) return null
+  return ascii.split('.').every((label) => HOSTNAME_LABEL.test(label)) ? ascii : null
+}
+
+// RFC 5322 dot-atom text of a local part, with RFC 6532 UTF-8 counted as atext.
+const DOT_ATOM_LOCAL = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10ffff}]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10ffff}]+)*$/u
+
+function isDotAtomLocal(local: string): boolean {
+  return DOT_ATOM_LOCAL.test(local)
+}
+
+/** A local part as an RFC 5322 quoted-string (`\` and `"` escaped). */
+function quoteLocal(local: string): string {
+  return `"${local.replace(/["\\]/g, '\\$&')}"`
 }
 
 /**
@@ -35,7 +81,10 @@ export function parseMailbox(input: string): Mailbox | null {
   if (FORBIDDEN_CHARS.test(input)) return null
   const parsed = emailAddresses.parseOneAddress({ input, rfc6532: true })
   if (parsed === null || parsed.type !== 'mailbox') return null
-  const { local, domain, address } = parsed
+  const { local, domain } = parsed
+  // The parser gives a quoted local part unquoted (`"a b"@x` → `a b@x`): quote it again, or the
+  // envelope would name another address.
+  const address = `${isDotAtomLocal(local) ? local : quoteLocal(local)}@${domain}`
   if (Buffer.byteLength(local) > MAX_LOCAL_OCTETS) return null
   if (Buffer.byteLength(address) > MAX_ADDRESS_OCTETS) return null
   if (toAsciiDomain(domain) === null) return null

@@ -95,6 +95,33 @@ describe('planDelivery: the worked example of DOMAIN.md §5', () => {
   })
 })
 
+describe('planDelivery: domains with an underscore (as in Odoo\'s own mail-server tests)', () => {
+  const unknown: AliasDomain = { ...shop, id: 'ad_unknown', name: 'test_domain.example' }
+  const U = server('U', 2, 'unknown_domain.com')
+  const N = server('N', 3, 'test_domain.example')
+
+  it('matches a sender at unknown_domain.com by its domain filter and keeps it', () => {
+    const result = plan('test@unknown_domain.com', { servers: [U, Z], aliasDomains: [unknown] })
+    expect([result.server?.name, result.routing.step, result.headerFrom]).toEqual([
+      'U',
+      'sender-domain',
+      'test@unknown_domain.com',
+    ])
+  })
+
+  it('rewrites to the notification address of an alias domain with an underscore', () => {
+    const result = plan('"Mary" <mary@customer.example.com>', {
+      servers: [N, Z],
+      aliasDomains: [unknown],
+    })
+    expect([result.server?.name, result.headerFrom, result.envelopeFrom]).toEqual([
+      'N',
+      '"Mary" <notifications@test_domain.example>',
+      'bounce@test_domain.example',
+    ])
+  })
+})
+
 describe("planDelivery: the README's worked example", () => {
   it('sends through the first server, as N with MAIL FROM N, when no filter matches and none is empty', () => {
     const result = plan('"Mary" <mary@customer.example.com>', { servers: [P] })

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type, type Static } from 'typebox'
-import { toAsciiDomain } from '@outbound/address'
+import { toAsciiHostname } from '@outbound/address'
 import { parseFromFilter, prepareServers } from '@outbound/routing'
 import { openSecret, openSecretWithAny, sealSecret } from '@outbound/secrets'
 import { type OutgoingServer, SECURITIES } from '@outbound/store'
@@ -101,7 +101,7 @@ function toView({ passwordSealed, spf = null, ...server }: OutgoingServer) {
 
 function checkHost(host: string): string {
   const bare = host.trim().replace(/^\[(.*)\]$/, '$1')
-  if (isIP(bare) === 0 && toAsciiDomain(bare) === null) {
+  if (isIP(bare) === 0 && toAsciiHostname(bare) === null) {
     throw new AppError('INVALID_HOST', `host "${host}" is not a host name or IP address`, {
       field: 'host',
     })
