@@ -15,7 +15,8 @@ const MAX_ADDRESS_OCTETS = 254
 const MAX_DISPLAY_NAME_CHARS = 256
 // C0/C1 controls, DEL, and the invisible characters used to spoof addresses (zero-width, bidi).
 // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
-const FORBIDDEN_CHARS = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\u061c\ufeff]/u
+const FORBIDDEN_CHARS =
+  /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\u061c\ufeff]/u
 
 // RFC 5322 §3.2.3 atext: the characters of a dot-atom besides the dots.
 const ATEXT_LABEL = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+$/
@@ -61,7 +62,8 @@ export function toAsciiHostname(host: string): string | null {
 }
 
 // RFC 5322 dot-atom text of a local part, with RFC 6532 UTF-8 counted as atext.
-const DOT_ATOM_LOCAL = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10ffff}]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10ffff}]+)*$/u
+const DOT_ATOM_LOCAL =
+  /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10ffff}]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\u{10ffff}]+)*$/u
 
 function isDotAtomLocal(local: string): boolean {
   return DOT_ATOM_LOCAL.test(local)

@@ -95,7 +95,7 @@ describe('planDelivery: the worked example of DOMAIN.md §5', () => {
   })
 })
 
-describe('planDelivery: domains with an underscore (as in Odoo\'s own mail-server tests)', () => {
+describe("planDelivery: domains with an underscore (as in Odoo's own mail-server tests)", () => {
   const unknown: AliasDomain = { ...shop, id: 'ad_unknown', name: 'test_domain.example' }
   const U = server('U', 2, 'unknown_domain.com')
   const N = server('N', 3, 'test_domain.example')
