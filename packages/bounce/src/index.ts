@@ -30,3 +30,18 @@ export {
   shouldSuppress,
   type SuppressionVerdict,
 } from './suppression-rule.js'
+export {
+  type AttemptOutcome,
+  /** The wait before the next attempt (the server's hint, else the schedule); null once used up. */
+  nextRetryDelayMs,
+  type RecipientStatus,
+  /** Whether a failed transaction refuses the message itself (5xx to MAIL, RCPT or DATA). */
+  refusesMessage,
+  /** accepted, permanent or temporary: what an SMTP reply code means. */
+  replyClass,
+  type ReplyClass,
+  /** Every recipient's fate after an attempt, the message's status, and what to bounce. */
+  settleAttempt,
+  type SettledRecipient,
+  type Settlement,
+} from './settle-attempt.js'

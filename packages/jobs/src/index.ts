@@ -11,10 +11,6 @@ export {
   isDeliverJobData,
   /** The hash-tagged BullMQ prefix for a key base (default `outbound`). */
   queuePrefix,
-  /** The name of the custom BullMQ backoff strategy that follows the retry schedule. */
-  RETRY_BACKOFF,
-  /** The delay before a retry, or undefined once the schedule is exhausted. */
-  retryDelayMs,
   type Stream,
   STREAMS,
 } from './queues.js'

@@ -4,16 +4,9 @@ import {
   deliverJobOptions,
   isDeliverJobData,
   queuePrefix,
-  retryDelayMs,
 } from './queues.js'
 
-describe('retryDelayMs', () => {
-  it('follows the schedule and ends with it', () => {
-    expect(retryDelayMs([60, 300], 1)).toBe(60_000)
-    expect(retryDelayMs([60, 300], 2)).toBe(300_000)
-    expect(retryDelayMs([60, 300], 3)).toBeUndefined()
-  })
-
+describe('DEFAULT_RETRY_SCHEDULE_SECONDS', () => {
   it('spreads the default schedule over about a day', () => {
     const totalHours = DEFAULT_RETRY_SCHEDULE_SECONDS.reduce((a, b) => a + b, 0) / 3600
     expect(totalHours).toBeGreaterThan(20)
@@ -22,8 +15,8 @@ describe('retryDelayMs', () => {
 })
 
 describe('deliverJobOptions', () => {
-  it('uses the message id as job id and allows one attempt more than the schedule has retries', () => {
-    expect(deliverJobOptions('msg_1', 0, [60, 300])).toMatchObject({ jobId: 'msg_1', attempts: 3 })
+  it('uses the message id as job id and delays only a scheduled message', () => {
+    expect(deliverJobOptions('msg_1', 0)).toMatchObject({ jobId: 'msg_1' })
     expect(deliverJobOptions('msg_1', 0)).not.toHaveProperty('delay')
     expect(deliverJobOptions('msg_1', 5000)).toMatchObject({ delay: 5000 })
   })

@@ -32,34 +32,29 @@ export const DEFAULT_RETRY_SCHEDULE_SECONDS: readonly number[] = [
   60, 300, 900, 3600, 10_800, 21_600, 43_200,
 ]
 
-/** The delay before retry number `retry` (1-based), or undefined when the schedule is exhausted. */
-export function retryDelayMs(schedule: readonly number[], retry: number): number | undefined {
-  const seconds = schedule[retry - 1]
-  return seconds === undefined ? undefined : seconds * 1000
-}
-
-export const RETRY_BACKOFF = 'outbound-schedule'
+/**
+ * Runs of a job that end in an unexpected error (Redis lost mid-attempt, a bug) before BullMQ gives
+ * up on it. Delivery retries are not these: the worker records a deferred message and delays its
+ * job itself, on the stream's schedule (the settings), without using them.
+ */
+const UNEXPECTED_ERROR_ATTEMPTS = 10
 
 export type DeliverJobOptions = {
   jobId: string
   delay?: number
   attempts: number
-  backoff: { type: string }
+  backoff: { type: 'exponential'; delay: number }
   removeOnComplete: { age: number; count: number }
   removeOnFail: { age: number }
 }
 
-/** Job options for a message: job id = message id, attempts = 1 + the retry schedule's length. */
-export function deliverJobOptions(
-  messageId: string,
-  delayMs: number,
-  schedule: readonly number[] = DEFAULT_RETRY_SCHEDULE_SECONDS,
-): DeliverJobOptions {
+/** Job options for a message: job id = message id, so adding it twice adds it once. */
+export function deliverJobOptions(messageId: string, delayMs: number): DeliverJobOptions {
   return {
     jobId: messageId,
     ...(delayMs > 0 ? { delay: delayMs } : {}),
-    attempts: schedule.length + 1,
-    backoff: { type: RETRY_BACKOFF },
+    attempts: UNEXPECTED_ERROR_ATTEMPTS,
+    backoff: { type: 'exponential', delay: 5000 },
     // The message record is the history; finished jobs are kept a day for the dashboard.
     removeOnComplete: { age: 24 * 3600, count: 50_000 },
     removeOnFail: { age: 7 * 24 * 3600 },

@@ -2,8 +2,11 @@ export {
   /** Every Redis key under a base; the only place keys are built. */
   createKeys,
   type Keys,
+  /** How many hash-tag shards message data is spread over. */
+  MESSAGE_SHARDS,
 } from './keys.js'
 export {
+  type ClaimedMessage,
   CorruptRecordError,
   type DkimOutcome,
   FINAL_STATUSES,

@@ -1,13 +1,38 @@
 import { createHash } from 'node:crypto'
 
 /**
+ * Message data is spread over this many hash-tag shards (`{m0}` … `{m15}`): a message's record,
+ * its events and the shard's indexes share a tag, so one script updates them together on Redis
+ * Cluster, while the shards spread over the cluster's nodes. Never change it on a live store.
+ */
+export const MESSAGE_SHARDS = 16
+
+/** The shard of a message id (FNV-1a of the id): stable, spread evenly. */
+export function messageShard(id: string): number {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < id.length; i++) {
+    hash ^= id.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193)
+  }
+  return (hash >>> 0) % MESSAGE_SHARDS
+}
+
+/**
  * Every Redis key Outbound writes, under one base (`outbound`, or a test prefix). Keys written
  * together share a `{…}` hash tag so the scripts that touch them work on Redis Cluster.
  */
 export function createKeys(base: string) {
   return {
-    message: (id: string) => `${base}:msg:{${id}}`,
-    messageEvents: (id: string) => `${base}:msg:{${id}}:events`,
+    message: (id: string) => `${base}:{m${messageShard(id)}}:msg:${id}`,
+    messageEvents: (id: string) => `${base}:{m${messageShard(id)}}:msg:${id}:events`,
+    /**
+     * The messages of a shard that wait for an attempt (queued, scheduled, deferred), scored by
+     * when it is due: the sweeper finds the ones whose job went missing here, not by a scan.
+     */
+    pending: (shard: number) => `${base}:{m${shard}}:pending`,
+    pendingOf: (id: string) => `${base}:{m${messageShard(id)}}:pending`,
+    /** The lease that lets one worker process at a time run the sweeper. */
+    sweeperLease: () => `${base}:sweeper:lease`,
     // Configuration objects share one hash tag so that a write and its version bump are atomic.
     config: (kind: 'servers' | 'alias-domains' | 'companies' | 'settings') =>
       `${base}:{config}:${kind}`,
@@ -25,6 +50,8 @@ export function createKeys(base: string) {
     rejectedInbound: () => `${base}:{bounces}:not-bounces`,
     // One counter per server and quota day (the local date in the quota time zone).
     quota: (serverId: string, day: string) => `${base}:quota:{${serverId}}:${day}`,
+    /** Messages deferred by a server's daily limit (`stream:id`, scored by when they retry). */
+    quotaWaiting: (serverId: string) => `${base}:quota:{${serverId}}:waiting`,
     // Client keys are hashed: any length and any character, a fixed-size key.
     idempotency: (scope: string, key: string) =>
       `${base}:idem:{${createHash('sha256').update(`${scope}\n${key}`).digest('hex')}}`,

@@ -37,6 +37,7 @@ export const RecipientSchema = Type.Object({
     Type.Literal('bounced'),
     Type.Literal('failed'),
     Type.Literal('suppressed'),
+    Type.Literal('canceled'),
   ]),
   smtpCode: Nullable(Type.Integer()),
   enhancedCode: Nullable(Type.String()),
@@ -129,6 +130,8 @@ export type MessageRecord = Omit<NewMessage, 'status' | 'content'> & {
   serverId: string | null
   headerFrom: string | null
   envelopeFrom: string | null
+  /** The Reply-To header sent (the request's, or the one the rewrite rules gave); null before. */
+  replyTo: string | null
   routing: Routing | null
   dkim: DkimOutcome | null
   /** Deliverability warnings about this message (e.g. a sender whose DMARC policy will bite). */
@@ -154,6 +157,7 @@ export const RECORD_FIELDS = [
   'serverId',
   'headerFrom',
   'envelopeFrom',
+  'replyTo',
   'routing',
   'dkim',
   'warnings',
@@ -247,6 +251,7 @@ export function parseMessageRecord(
     serverId: optionalString(fields['serverId']),
     headerFrom: optionalString(fields['headerFrom']),
     envelopeFrom: optionalString(fields['envelopeFrom']),
+    replyTo: optionalString(fields['replyTo']),
     routing: routing === null ? null : parseJsonField(id, 'routing', routing, validators.routing),
     dkim: dkim === null ? null : parseJsonField(id, 'dkim', dkim, validators.dkim),
     warnings: parseJsonField(id, 'warnings', fields['warnings'] ?? '[]', validators.warnings),
@@ -258,4 +263,38 @@ export function parseMessageRecord(
 
 export function parseMessageContent(id: string, raw: string): MessageContent {
   return parseJsonField(id, 'content', raw, validators.content)
+}
+
+/** What a delivery attempt needs of a message, read with its claim. */
+export type ClaimedMessage = Pick<
+  MessageRecord,
+  'id' | 'stream' | 'createdAt' | 'attempts' | 'request' | 'recipients'
+> & { content: MessageContent }
+
+/** The fields a claim reads, in the order parseClaimedMessage takes them. */
+export const CLAIMED_FIELDS = ['stream', 'createdAt', 'request', 'recipients', 'content'] as const
+
+/** A claimed message from the values of CLAIMED_FIELDS; throws CorruptRecordError. */
+export function parseClaimedMessage(
+  id: string,
+  attempts: number,
+  values: readonly (string | null)[],
+): ClaimedMessage {
+  const [rawStream, createdAt, request, recipients, content] = values
+  const stream = rawStream ?? undefined
+  if (!isStream(stream)) throw new CorruptRecordError(id, 'stream')
+  return {
+    id,
+    stream,
+    createdAt: new Date(createdAt ?? 0),
+    attempts,
+    request: parseJsonField(id, 'request', request ?? '', validators.request),
+    recipients: parseRecipients(id, recipients ?? ''),
+    content: parseMessageContent(id, content ?? ''),
+  }
+}
+
+/** A record's recipients field; throws CorruptRecordError. */
+export function parseRecipients(id: string, raw: string): Recipient[] {
+  return parseJsonField(id, 'recipients', raw, validators.recipients)
 }

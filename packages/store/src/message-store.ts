@@ -1,6 +1,9 @@
 import type { Cluster, Redis } from 'ioredis'
-import { createKeys } from './keys.js'
+import { STREAMS, type Stream } from '@outbound/jobs'
+import { createKeys, MESSAGE_SHARDS } from './keys.js'
 import {
+  CLAIMED_FIELDS,
+  type ClaimedMessage,
   type DkimOutcome,
   FINAL_STATUSES,
   type MessageContent,
@@ -10,7 +13,9 @@ import {
   type NewMessage,
   MESSAGE_STATUSES,
   parseMessageContent,
+  parseClaimedMessage,
   parseMessageRecord,
+  parseRecipients,
   RECORD_FIELDS,
   serializeNewMessage,
   type Recipient,
@@ -32,11 +37,11 @@ export const MESSAGE_RETENTION_SECONDS = 30 * 24 * 3600
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 
 export type ClaimResult =
-  | { kind: 'claimed'; attempts: number }
+  | { kind: 'claimed'; message: ClaimedMessage }
   | { kind: 'missing' }
   | { kind: 'final'; status: MessageStatus }
   /** Another attempt reached the point of no return; `token` is its claim. */
-  | { kind: 'committing'; token: string; committedAt: Date }
+  | { kind: 'committing'; token: string; committedAt: Date; recipients: Recipient[] }
 
 export type CancelResult =
   | { kind: 'canceled'; previous: MessageStatus }
@@ -57,6 +62,7 @@ export type Outcome = {
   serverId?: string
   headerFrom?: string
   envelopeFrom?: string
+  replyTo?: string
   routing?: Routing
   dkim?: DkimOutcome
   warnings?: string[]
@@ -88,13 +94,17 @@ function outcomeFields(outcome: Outcome, at: Date): string[] {
 }
 
 /** What an attempt sends with: the server, the rewritten From, the envelope, the signature. */
-export type Handoff = Pick<Outcome, 'serverId' | 'headerFrom' | 'envelopeFrom' | 'routing' | 'dkim'>
+export type Handoff = Pick<
+  Outcome,
+  'serverId' | 'headerFrom' | 'envelopeFrom' | 'replyTo' | 'routing' | 'dkim'
+>
 
 function handoffFields(handoff: Handoff): string[] {
   const fields: Record<string, string> = {}
   if (handoff.serverId !== undefined) fields['serverId'] = handoff.serverId
   if (handoff.headerFrom !== undefined) fields['headerFrom'] = handoff.headerFrom
   if (handoff.envelopeFrom !== undefined) fields['envelopeFrom'] = handoff.envelopeFrom
+  if (handoff.replyTo !== undefined) fields['replyTo'] = handoff.replyTo
   if (handoff.routing !== undefined) fields['routing'] = JSON.stringify(handoff.routing)
   if (handoff.dkim !== undefined) fields['dkim'] = JSON.stringify(handoff.dkim)
   return Object.entries(fields).flat()
@@ -108,22 +118,33 @@ function isMessageStatus(value: unknown): value is MessageStatus {
 export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') {
   const keys = createKeys(prefix)
   const recordKeys = (id: string) => [keys.message(id), keys.messageEvents(id)]
+  const scriptKeys = (id: string) => [keys.message(id), keys.messageEvents(id), keys.pendingOf(id)]
+
+  async function createMessage(message: NewMessage): Promise<boolean> {
+    const fields = Object.entries(serializeNewMessage(message)).flat()
+    const detail = message.scheduledAt === null ? null : message.scheduledAt.toISOString()
+    const due = (message.scheduledAt ?? message.createdAt).getTime()
+    const created = await runScript(redis, CREATE_MESSAGE, scriptKeys(message.id), [
+      message.id,
+      due,
+      eventJson(message.createdAt, message.status, detail),
+      ...fields,
+    ])
+    return created === 1
+  }
 
   return {
     /** Writes a new record with its first event; false when a record with that id exists. */
-    async createMessage(message: NewMessage): Promise<boolean> {
-      const fields = Object.entries(serializeNewMessage(message)).flat()
-      const detail = message.scheduledAt === null ? null : message.scheduledAt.toISOString()
-      const created = await runScript(redis, CREATE_MESSAGE, recordKeys(message.id), [
-        eventJson(message.createdAt, message.status, detail),
-        ...fields,
-      ])
-      return created === 1
+    createMessage,
+
+    /** Writes new records (each as createMessage does), sent together; per message, whether it was new. */
+    async createMessages(messages: readonly NewMessage[]): Promise<boolean[]> {
+      return await Promise.all(messages.map(createMessage))
     },
 
     /** Removes a record that was never handed to a queue (the enqueue failed). */
     async deleteMessage(id: string): Promise<void> {
-      await redis.del(...recordKeys(id))
+      await Promise.all([redis.del(...recordKeys(id)), redis.zrem(keys.pendingOf(id), id)])
     },
 
     /** The record with its events, without the bodies; null when there is none. */
@@ -148,9 +169,12 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
       return raw === null ? null : parseMessageContent(id, raw)
     },
 
-    /** Takes a message for one delivery attempt identified by `token`. */
+    /**
+     * Takes a message for one delivery attempt identified by `token`, and reads what the attempt
+     * needs of it in the same step.
+     */
     async claimMessage(id: string, token: string, at: Date): Promise<ClaimResult> {
-      const result = await runScript(redis, CLAIM_MESSAGE, recordKeys(id), [
+      const result = await runScript(redis, CLAIM_MESSAGE, scriptKeys(id), [
         token,
         at.toISOString(),
         eventJson(at, 'sending', null),
@@ -159,15 +183,26 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
           'sending',
           'taken over from an attempt that was interrupted before the hand-over',
         ),
+        id,
+        ...CLAIMED_FIELDS,
       ])
       if (!Array.isArray(result)) throw new Error(`claiming message ${id}: unexpected reply`)
-      const [kind, first, second] = result.map(String)
-      if (kind === 'claimed') return { kind, attempts: Number(first) }
+      const reply: unknown[] = result
+      const [kind, first, second, third] = reply
+      if (kind === 'claimed' && Array.isArray(second)) {
+        const values = second.map((value) => (typeof value === 'string' ? value : null))
+        return { kind, message: parseClaimedMessage(id, Number(first), values) }
+      }
       if (kind === 'missing') return { kind }
       if (kind === 'committing')
-        return { kind, token: first ?? '', committedAt: new Date(second ?? 0) }
+        return {
+          kind,
+          token: typeof first === 'string' ? first : '',
+          committedAt: new Date(typeof second === 'string' ? second : 0),
+          recipients: typeof third === 'string' ? parseRecipients(id, third) : [],
+        }
       if (kind === 'final' && isMessageStatus(first)) return { kind, status: first }
-      throw new Error(`claiming message ${id}: unexpected reply ${kind ?? ''}`)
+      throw new Error(`claiming message ${id}: unexpected reply ${String(kind)}`)
     },
 
     /**
@@ -192,10 +227,15 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
     /** Writes an attempt's outcome if `token` still holds the claim; false otherwise. */
     async recordOutcome(id: string, token: string, outcome: Outcome, at: Date): Promise<boolean> {
       const ttl = FINAL_STATUSES.includes(outcome.status) ? MESSAGE_RETENTION_SECONDS : 0
-      const result = await runScript(redis, RECORD_OUTCOME, recordKeys(id), [
+      // A deferred message waits for its next attempt: the sweeper watches it until then.
+      const due =
+        outcome.status === 'deferred' ? (outcome.deferredUntil ?? at).getTime().toString() : ''
+      const result = await runScript(redis, RECORD_OUTCOME, scriptKeys(id), [
         token,
         eventJson(at, outcome.event.type, outcome.event.detail),
         ttl,
+        id,
+        due,
         ...outcomeFields(outcome, at),
       ])
       return result === 1
@@ -203,16 +243,67 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
 
     /** Cancels a message that has not reached the point of no return. */
     async cancelMessage(id: string, at: Date): Promise<CancelResult> {
-      const result = await runScript(redis, CANCEL_MESSAGE, recordKeys(id), [
+      const result = await runScript(redis, CANCEL_MESSAGE, scriptKeys(id), [
         eventJson(at, 'canceled', null),
         at.toISOString(),
         MESSAGE_RETENTION_SECONDS,
+        id,
       ])
       if (!Array.isArray(result)) throw new Error(`canceling message ${id}: unexpected reply`)
       const [kind, status] = result.map(String)
       if (kind === 'missing') return { kind }
       if (!isMessageStatus(status)) throw new Error(`canceling message ${id}: unexpected reply`)
       return kind === 'canceled' ? { kind, previous: status } : { kind: 'conflict', status }
+    },
+
+    /**
+     * Messages that wait for an attempt and were due before `dueBefore`, oldest first, at most
+     * `limit` per shard: where the sweeper looks for messages whose job is missing.
+     */
+    async duePending(dueBefore: Date, limit: number): Promise<{ id: string; due: Date }[]> {
+      const replies = await Promise.all(
+        Array.from({ length: MESSAGE_SHARDS }, (_, shard) =>
+          redis.zrangebyscore(
+            keys.pending(shard),
+            '-inf',
+            `(${dueBefore.getTime()}`,
+            'WITHSCORES',
+            'LIMIT',
+            0,
+            limit,
+          ),
+        ),
+      )
+      return replies.flatMap((reply) => {
+        const entries: { id: string; due: Date }[] = []
+        for (let i = 0; i + 1 < reply.length; i += 2)
+          entries.push({ id: reply[i] ?? '', due: new Date(Number(reply[i + 1])) })
+        return entries
+      })
+    },
+
+    /** The status and stream of each message (null: no record). */
+    async statusesOf(
+      ids: readonly string[],
+    ): Promise<({ status: MessageStatus; stream: Stream } | null)[]> {
+      const values = await Promise.all(
+        ids.map((id) => redis.hmget(keys.message(id), 'status', 'stream')),
+      )
+      return values.map(([status, stream]) =>
+        isMessageStatus(status) && STREAMS.some((s) => s === stream)
+          ? { status, stream: stream === 'mass' ? 'mass' : 'transactional' }
+          : null,
+      )
+    },
+
+    /** Looks at a waiting message again no sooner than `next` (the sweeper checked its job). */
+    async postponePending(id: string, next: Date): Promise<void> {
+      await redis.zadd(keys.pendingOf(id), 'XX', next.getTime(), id)
+    },
+
+    /** Forgets a pending entry whose message no longer waits (or no longer exists). */
+    async dropPending(id: string): Promise<void> {
+      await redis.zrem(keys.pendingOf(id), id)
     },
 
     /**

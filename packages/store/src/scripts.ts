@@ -22,36 +22,43 @@ export async function runScript(
   }
 }
 
-// KEYS: record, events. ARGV: event, then field/value pairs. Writes nothing if the record exists.
+// KEYS: record, events, pending. ARGV: id, due (ms), event, then field/value pairs. Writes nothing
+// if the record exists. The pending index gets the message in the same step, so a message whose job
+// never reached the queue (the API died in between) is found by the sweeper.
 export const CREATE_MESSAGE = script(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('RPUSH', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 return 1
 `)
 
-// KEYS: record, events. ARGV: token, now, event for a first claim, event for a take-over.
-// A message in `sending` whose hand-over is still `connecting` belongs to an attempt that lost its
-// job lock (crash or stall): the new attempt takes it over, and the old one's commit then fails.
-// One whose hand-over is `committing` may be at the server already and is never claimed again.
+// KEYS: record, events, pending. ARGV: token, now, event for a first claim, event for a take-over,
+// id, then the fields to return. A message in `sending` whose hand-over is still `connecting`
+// belongs to an attempt that lost its job lock (crash or stall): the new attempt takes it over, and
+// the old one's commit then fails. One whose hand-over is `committing` may be at the server already
+// and is never claimed again. A claim returns the record's fields, so an attempt reads it in the
+// same round trip.
 export const CLAIM_MESSAGE = script(`
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {'missing'} end
 if status == 'sending' then
   if redis.call('HGET', KEYS[1], 'handoff') == 'committing' then
-    return {'committing', redis.call('HGET', KEYS[1], 'token'), redis.call('HGET', KEYS[1], 'committedAt')}
+    local held = redis.call('HMGET', KEYS[1], 'token', 'committedAt', 'recipients')
+    return {'committing', held[1], held[2], held[3]}
   end
 elseif status ~= 'queued' and status ~= 'scheduled' and status ~= 'deferred' then
   return {'final', status}
 end
 local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 redis.call('HSET', KEYS[1], 'status', 'sending', 'handoff', 'connecting', 'token', ARGV[1], 'updatedAt', ARGV[2])
+redis.call('ZREM', KEYS[3], ARGV[5])
 if status == 'sending' then
   redis.call('RPUSH', KEYS[2], ARGV[4])
 else
   redis.call('RPUSH', KEYS[2], ARGV[3])
 end
-return {'claimed', tostring(attempts)}
+return {'claimed', tostring(attempts), redis.call('HMGET', KEYS[1], unpack(ARGV, 6))}
 `)
 
 // KEYS: record. ARGV: token, now, then field/value pairs (the server, From and envelope used). The
@@ -67,12 +74,18 @@ if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
 return 1
 `)
 
-// KEYS: record, events. ARGV: token, event, ttl seconds (0: none), then field/value pairs.
+// KEYS: record, events, pending. ARGV: token, event, ttl seconds (0: none), id, due (ms; '' when
+// the message no longer waits for an attempt), then field/value pairs.
 export const RECORD_OUTCOME = script(`
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
 redis.call('HDEL', KEYS[1], 'handoff')
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 redis.call('RPUSH', KEYS[2], ARGV[2])
+if ARGV[5] == '' then
+  redis.call('ZREM', KEYS[3], ARGV[4])
+else
+  redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4])
+end
 local ttl = tonumber(ARGV[3])
 if ttl > 0 then
   redis.call('EXPIRE', KEYS[1], ttl)
@@ -81,16 +94,24 @@ end
 return 1
 `)
 
-// KEYS: record, events. ARGV: event, now, ttl seconds. Only before the point of no return.
+// KEYS: record, events, pending. ARGV: event, now, ttl seconds, id. Only before the point of no
+// return. Recipients still waiting become `canceled`, so the record says none of them was mailed.
 export const CANCEL_MESSAGE = script(`
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {'missing'} end
 local handoff = redis.call('HGET', KEYS[1], 'handoff')
 if status == 'queued' or status == 'scheduled' or status == 'deferred'
   or (status == 'sending' and handoff == 'connecting') then
-  redis.call('HSET', KEYS[1], 'status', 'canceled', 'updatedAt', ARGV[2])
+  local recipients = cjson.decode(redis.call('HGET', KEYS[1], 'recipients'))
+  for _, recipient in ipairs(recipients) do
+    if recipient.status == 'pending' or recipient.status == 'deferred' then
+      recipient.status = 'canceled'
+    end
+  end
+  redis.call('HSET', KEYS[1], 'status', 'canceled', 'updatedAt', ARGV[2], 'recipients', cjson.encode(recipients))
   redis.call('HDEL', KEYS[1], 'token', 'handoff')
   redis.call('RPUSH', KEYS[2], ARGV[1])
+  redis.call('ZREM', KEYS[3], ARGV[4])
   redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
   redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
   return {'canceled', status}

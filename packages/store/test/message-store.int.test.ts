@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest'
 import {
+  createKeys,
   createMessageStore,
   IDEMPOTENCY_TTL_SECONDS,
   MESSAGE_RETENTION_SECONDS,
@@ -75,9 +76,17 @@ describe('createMessageStore', () => {
 
   it('lets only the claiming attempt commit and record an outcome', async () => {
     await store.createMessage(newMessage('msg_2'))
-    expect(await store.claimMessage('msg_2', 'token-a', later(1))).toEqual({
+    // A claim reads what the attempt needs in the same step.
+    expect(await store.claimMessage('msg_2', 'token-a', later(1))).toMatchObject({
       kind: 'claimed',
-      attempts: 1,
+      message: {
+        id: 'msg_2',
+        stream: 'transactional',
+        attempts: 1,
+        request: { from: 'ann@shop.example', subject: 'Hello' },
+        recipients: [{ address: 'bob@example.com', status: 'pending' }],
+        content: { text: 'hi' },
+      },
     })
     expect(await store.commitHandoff('msg_2', 'token-b', later(2))).toBe(false)
     expect(
@@ -108,7 +117,7 @@ describe('createMessageStore', () => {
       kind: 'final',
       status: 'sent',
     })
-    const ttl = await db.redis.ttl(`${db.prefix}:msg:{msg_2}`)
+    const ttl = await db.redis.ttl(createKeys(db.prefix).message('msg_2'))
     expect(ttl).toBeGreaterThan(MESSAGE_RETENTION_SECONDS - 10)
   })
 
@@ -116,9 +125,9 @@ describe('createMessageStore', () => {
     await store.createMessage(newMessage('msg_3'))
     await store.claimMessage('msg_3', 'token-a', later(1))
     // Attempt A lost its job lock while connecting: B takes over, and A may no longer commit.
-    expect(await store.claimMessage('msg_3', 'token-b', later(2))).toEqual({
+    expect(await store.claimMessage('msg_3', 'token-b', later(2))).toMatchObject({
       kind: 'claimed',
-      attempts: 2,
+      message: { attempts: 2 },
     })
     expect(await store.commitHandoff('msg_3', 'token-a', later(3))).toBe(false)
     expect(await store.commitHandoff('msg_3', 'token-b', later(3))).toBe(true)
@@ -127,6 +136,7 @@ describe('createMessageStore', () => {
       kind: 'committing',
       token: 'token-b',
       committedAt: later(3),
+      recipients: [expect.objectContaining({ address: 'bob@example.com', status: 'pending' })],
     })
   })
 
@@ -140,6 +150,8 @@ describe('createMessageStore', () => {
       kind: 'final',
       status: 'canceled',
     })
+    // Fidelity: the recipients of a canceled message say they were canceled, not pending.
+    expect((await store.getMessage('msg_4'))?.recipients.map((r) => r.status)).toEqual(['canceled'])
 
     await store.createMessage(newMessage('msg_5'))
     await store.claimMessage('msg_5', 'token-a', later(1))
@@ -156,6 +168,28 @@ describe('createMessageStore', () => {
     await store.claimMessage('msg_6', 'token-a', later(1))
     expect((await store.cancelMessage('msg_6', later(2))).kind).toBe('canceled')
     expect(await store.commitHandoff('msg_6', 'token-a', later(3))).toBe(false)
+  })
+
+  it("keeps a message in its shard's pending index while it waits for an attempt", async () => {
+    const message = { ...newMessage('msg_7'), createdAt: later(0) }
+    await store.createMessage(message)
+    const due = async () => (await store.duePending(later(10), 100)).map((entry) => entry.id)
+    expect(await due()).toEqual(['msg_7'])
+    await store.claimMessage('msg_7', 'token-a', later(1))
+    expect(await due()).toEqual([])
+    await store.recordOutcome(
+      'msg_7',
+      'token-a',
+      { status: 'deferred', deferredUntil: later(5), event: { type: 'deferred', detail: null } },
+      later(2),
+    )
+    expect(await store.duePending(later(10), 100)).toEqual([{ id: 'msg_7', due: later(5) }])
+    expect(await store.statusesOf(['msg_7', 'msg_none'])).toEqual([
+      { status: 'deferred', stream: 'transactional' },
+      null,
+    ])
+    await store.cancelMessage('msg_7', later(3))
+    expect(await due()).toEqual([])
   })
 
   it('keeps the first idempotency entry for 24 hours', async () => {

@@ -81,7 +81,6 @@ function newMessage(
 async function enqueue(
   deps: AcceptDeps,
   message: Pick<NewMessage, 'id' | 'stream' | 'scheduledAt'>,
-  retrySchedule: readonly number[],
   now: Date,
 ) {
   const delayMs =
@@ -90,7 +89,7 @@ async function enqueue(
   await deps.queues[message.stream].add(
     DELIVER_JOB,
     { messageId: message.id },
-    deliverJobOptions(message.id, delayMs, retrySchedule),
+    deliverJobOptions(message.id, delayMs),
   )
 }
 
@@ -144,11 +143,11 @@ export async function acceptEmail(
     if (existing === null || (existing.status !== 'queued' && existing.status !== 'scheduled')) {
       return response
     }
-    await enqueue(deps, existing, references.retrySchedule, now)
+    await enqueue(deps, existing, now)
     return response
   }
   try {
-    await enqueue(deps, message, references.retrySchedule, now)
+    await enqueue(deps, message, now)
   } catch (err) {
     // Without a key nobody can finish this request: remove the record so no message is left
     // `queued` without a job. With a key the record stays, and a retry of the request enqueues it.

@@ -7,8 +7,6 @@ import type { ValidatedEmail } from './validate-email.js'
 export type References = {
   /** The domain of the Message-ID header: the alias domain's, else the sender's. */
   messageIdDomain: string
-  /** The stream's retry schedule (seconds), which fixes the job's attempts. */
-  retrySchedule: readonly number[]
 }
 
 function problem(snapshot: ConfigSnapshot, email: ValidatedEmail): AppError | null {
@@ -51,6 +49,5 @@ export async function resolveReferences(
   return {
     messageIdDomain:
       aliasDomain === null ? email.from.domain.toLowerCase() : aliasAddresses(aliasDomain).domain,
-    retrySchedule: snapshot.settings.retrySchedule[email.stream],
   }
 }

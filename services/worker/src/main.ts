@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto'
+import { Queue } from 'bullmq'
 import { ConfigError, loadWorkerConfig, redactConfig } from '@outbound/config'
-import { queuePrefix } from '@outbound/jobs'
+import { type DeliverJobData, queuePrefix, type Stream } from '@outbound/jobs'
 import { createLogger, createRedis, handleSignals, waitForRedis } from '@outbound/runtime'
 import {
   createConfigCache,
@@ -7,9 +9,10 @@ import {
   createMessageStore,
   createQuotaStore,
   createBounceStore,
+  createKeys,
 } from '@outbound/store'
 import { Registry } from 'prom-client'
-import { createWindowCache } from './jobs/daily-quota.js'
+import { createWindowCache } from './delivery/daily-quota.js'
 import { createDeliveryMetrics, serveMetrics } from './metrics.js'
 import { createSigner } from './sign-message.js'
 import { createDmarcPolicies } from './dmarc-policies.js'
@@ -17,6 +20,8 @@ import { createRoutingContext } from './routing-context.js'
 import { createTransportRegistry } from './transports/transport-registry.js'
 import { startPools } from './pools.js'
 import { createFileOutbox } from './transports/file-outbox.js'
+import { startSweeper } from './sweeper.js'
+import { watchQuotaRaises } from './quota-raises.js'
 import { createSmtpTransport, smtpSettingsFromUrl } from './transports/smtp-transport.js'
 
 const STARTUP_REDIS_TIMEOUT_MS = 30_000
@@ -56,16 +61,25 @@ async function main(): Promise<void> {
     config.metricsPort === undefined
       ? undefined
       : await serveMetrics(registry, config.metricsPort, config.metricsHost)
+  const store = createMessageStore(redis)
+  const quota = createQuotaStore(redis)
+  const metrics = createDeliveryMetrics(registry)
+  const queue = (name: Stream) => {
+    const q = new Queue<DeliverJobData>(name, { connection: redis, prefix: queuePrefix() })
+    q.on('error', (err) => log.warn({ err, queue: name }, 'queue error'))
+    return q
+  }
+  const queues = { transactional: queue('transactional'), mass: queue('mass') }
   const workers = startPools({
     connection: redis,
     prefix: queuePrefix(),
     pool: config.pool,
     concurrency: config.concurrency,
     deliver: {
-      store: createMessageStore(redis),
+      store,
       transports,
       routing: createRoutingContext(configCache),
-      quota: createQuotaStore(redis),
+      quota,
       quotaWindow: createWindowCache(),
       bounces: createBounceStore(redis),
       dmarcPolicy: createDmarcPolicies(config.dnsServers, () => new Date()),
@@ -73,10 +87,27 @@ async function main(): Promise<void> {
         ...(config.secretKey === undefined ? [] : [config.secretKey]),
         ...config.previousSecretKeys,
       ]),
-      metrics: createDeliveryMetrics(registry),
+      metrics,
       now: () => new Date(),
       log,
     },
+    log,
+  })
+  // One process at a time re-adds the jobs of messages whose job went missing.
+  const sweeper = startSweeper({
+    redis,
+    store,
+    queues,
+    leaseKey: createKeys('outbound').sweeperLease(),
+    holder: `worker-${process.pid}-${randomUUID()}`,
+    log,
+    repaired: (stream) => metrics.sweeperRepair(stream),
+    now: () => new Date(),
+  })
+  const quotaRaises = watchQuotaRaises({
+    current: () => configCache.current(),
+    quota,
+    queues,
     log,
   })
   log.info({ pool: config.pool, defaultServer: defaultTransport.description }, 'worker ready')
@@ -85,7 +116,10 @@ async function main(): Promise<void> {
     log,
     async () => {
       // close() lets in-flight jobs finish and takes no new ones.
+      quotaRaises.stop()
+      await sweeper.stop()
       await Promise.all(workers.map((worker) => worker.close()))
+      await Promise.all(Object.values(queues).map((q) => q.close()))
       await new Promise((resolve) =>
         metricsServer === undefined ? resolve(undefined) : metricsServer.close(resolve),
       )

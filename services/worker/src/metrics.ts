@@ -9,6 +9,8 @@ export type DeliveryMetrics = {
   smtpReply(serverId: string, code: number | null): void
   sendDuration(stream: string, serverId: string, seconds: number): void
   quotaWarning(serverId: string): void
+  /** A message whose job was missing and was added again by the sweeper. */
+  sweeperRepair(stream: string): void
 }
 
 /** The worker's Prometheus metrics in `registry` (with Node's process metrics). */
@@ -39,7 +41,14 @@ export function createDeliveryMetrics(registry: Registry): DeliveryMetrics {
     labelNames: ['server'],
     registers: [registry],
   })
+  const repairs = new Counter({
+    name: 'outbound_sweeper_repairs_total',
+    help: 'Messages waiting for an attempt whose job was missing, added again by the sweeper',
+    labelNames: ['stream'],
+    registers: [registry],
+  })
   return {
+    sweeperRepair: (stream) => repairs.inc({ stream }),
     outcome: (stream, status) => messages.inc({ stream, status }),
     smtpReply: (server, code) =>
       replies.inc({ server, class: code === null ? 'none' : `${Math.floor(code / 100)}xx` }),

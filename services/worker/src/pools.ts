@@ -3,7 +3,8 @@ import type { Cluster, Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { PoolName } from '@outbound/config'
 import { type DeliverJobData, type Stream, STREAMS } from '@outbound/jobs'
-import { deliver, type DeliverDeps, nextRetryDelayMs } from './jobs/deliver.js'
+import { deliver } from './delivery/deliver.js'
+import type { DeliverDeps } from './delivery/types.js'
 
 export type PoolsDeps = {
   connection: Redis | Cluster
@@ -36,15 +37,6 @@ export function startPools(deps: PoolsDeps): Worker<DeliverJobData>[] {
         // A worker that dies loses its jobs' locks after 30 s; they are checked for every 15 s.
         lockDuration: 30_000,
         stalledInterval: 15_000,
-        settings: {
-          // The server's "try again in …", else the settings' schedule for the stream.
-          backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
-            nextRetryDelayMs(
-              deps.deliver,
-              { queueName: stream, attemptsMade: attemptsMade - 1 },
-              err,
-            ),
-        },
       },
     )
     worker.on('error', (err) => deps.log.error({ err, stream }, 'worker error'))

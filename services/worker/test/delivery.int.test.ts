@@ -33,7 +33,7 @@ import {
   waitFor,
 } from '@outbound/testing'
 import { createDeliveryMetrics } from '../src/metrics.js'
-import { RETRY_PRIORITY } from '../src/jobs/deliver.js'
+import { RETRY_PRIORITY } from '../src/delivery/types.js'
 import { createFileOutbox } from '../src/transports/file-outbox.js'
 import type { MessageTransport } from '../src/transports/message-transport.js'
 import { createSmtpTransport, smtpSettingsFromUrl } from '../src/transports/smtp-transport.js'

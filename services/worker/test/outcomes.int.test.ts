@@ -72,12 +72,12 @@ async function deliverThrough(options: SmtpSinkOptions, retrySchedule: number[] 
 }
 
 let sequence = 0
-async function send(to: string[], retrySchedule: number[] = [60]): Promise<string> {
+async function send(to: string[]): Promise<string> {
   sequence += 1
   const id = `msg_out${sequence}`
   await store.createMessage(queuedMessage(id, { request: { to } }))
 
-  await queue.add(DELIVER_JOB, { messageId: id }, deliverJobOptions(id, 0, retrySchedule))
+  await queue.add(DELIVER_JOB, { messageId: id }, deliverJobOptions(id, 0))
   return id
 }
 
@@ -156,7 +156,7 @@ describe("every recipient's fate", () => {
       { replies: { 'later@example.com': ['451 4.3.0 Temporary local problem', '250 ok'] } },
       [1],
     )
-    const id = await send(['later@example.com'], [1])
+    const id = await send(['later@example.com'])
     const deferred = await until(id, 'deferred')
     expect(deferred.recipients[0]).toMatchObject({
       status: 'deferred',
@@ -207,7 +207,7 @@ describe("every recipient's fate", () => {
 
   it('fails once the retries are used up, with a soft bounce (expired) for each pending recipient', async () => {
     await deliverThrough({ replies: { 'busy@example.com': '451 4.3.0 try later' } }, [])
-    const id = await send(['busy@example.com'], [])
+    const id = await send(['busy@example.com'])
     const record = await until(id, 'failed')
     expect(record.recipients[0]?.status).toBe('failed')
     expect(await bounces.listBounces({ messageId: id, limit: 10 })).toMatchObject([

@@ -34,7 +34,7 @@ import {
   type TestRedis,
   waitFor,
 } from '@outbound/testing'
-import { resetJitterMs } from '../src/jobs/daily-quota.js'
+import { resetJitterMs } from '../src/delivery/daily-quota.js'
 import { createFileOutbox } from '../src/transports/file-outbox.js'
 import {
   createTransportRegistry,

@@ -81,14 +81,26 @@ function gatedStream(raw: Buffer, commit: () => Promise<boolean>, state: GateSta
   })
 }
 
+/** How long a send waits for a connection of the pool before it counts as a temporary failure. */
+const ACQUIRE_TIMEOUT_MS = 120_000
+
+/** Thrown when no connection of the pool could be had in time: a temporary failure. */
+class ConnectionWaitTimeoutError extends Error {}
+
 /** Delivers over SMTP through a pool of up to `maxConnections` reused connections. */
-export function createSmtpTransport(settings: SmtpSettings): MessageTransport {
+export function createSmtpTransport(
+  settings: SmtpSettings,
+  options: { acquireTimeoutMs?: number } = {},
+): MessageTransport {
   const idle: PooledConnection[] = []
-  const waiting: ((pooled: PooledConnection | Error) => void)[] = []
+  // Sends waiting for a connection. Whatever ends a connection or an attempt to open one
+  // (released, discarded, connected, failed) wakes one of them, which then tries again itself:
+  // a wait always ends, with a connection, a failure of its own, or the timeout.
+  const waiting: (() => void)[] = []
   let open = 0
   let closed = false
 
-  const options: ConstructorParameters<typeof SMTPConnection>[0] = {
+  const connectionOptions: ConstructorParameters<typeof SMTPConnection>[0] = {
     host: settings.host,
     port: settings.port,
     secure: settings.security === 'tls',
@@ -100,7 +112,7 @@ export function createSmtpTransport(settings: SmtpSettings): MessageTransport {
   }
 
   async function connect(): Promise<PooledConnection> {
-    const connection = new SMTPConnection(options)
+    const connection = new SMTPConnection(connectionOptions)
     const pooled: PooledConnection = { connection, sent: 0, usable: true }
     await new Promise<void>((resolve, reject) => {
       const fail = (err: Error) => {
@@ -134,49 +146,66 @@ export function createSmtpTransport(settings: SmtpSettings): MessageTransport {
     return pooled
   }
 
+  function wakeOne(): void {
+    waiting.shift()?.()
+  }
+
   function discard(pooled: PooledConnection): void {
     pooled.usable = false
     clearTimeout(pooled.idleTimer)
     pooled.connection.close()
     open -= 1
-    const next = waiting.shift()
-    if (next === undefined) return
-    open += 1
-    connect().then(next, (err: unknown) => {
-      open -= 1
-      next(err instanceof Error ? err : new Error(String(err)))
+    wakeOne()
+  }
+
+  async function waitForTurn(deadline: number): Promise<void> {
+    const remaining = deadline - Date.now()
+    if (remaining <= 0) {
+      throw new ConnectionWaitTimeoutError(
+        `no connection to ${settings.host}:${settings.port} came free within ${options.acquireTimeoutMs ?? ACQUIRE_TIMEOUT_MS} ms`,
+      )
+    }
+    await new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+      const timer = setTimeout(() => {
+        const index = waiting.indexOf(wake)
+        if (index >= 0) waiting.splice(index, 1)
+        resolve()
+      }, remaining)
+      waiting.push(wake)
     })
   }
 
   async function acquire(): Promise<PooledConnection> {
-    if (closed) throw new Error('the SMTP transport is closed')
-    for (let pooled = idle.pop(); pooled !== undefined; pooled = idle.pop()) {
-      clearTimeout(pooled.idleTimer)
-      if (pooled.usable) return pooled
-      discard(pooled)
-    }
-    if (open < settings.maxConnections) {
-      open += 1
-      try {
-        return await connect()
-      } catch (err) {
-        open -= 1
-        throw err
+    const deadline = Date.now() + (options.acquireTimeoutMs ?? ACQUIRE_TIMEOUT_MS)
+    for (;;) {
+      if (closed) throw new Error('the SMTP transport is closed')
+      for (let pooled = idle.pop(); pooled !== undefined; pooled = idle.pop()) {
+        clearTimeout(pooled.idleTimer)
+        if (pooled.usable) return pooled
+        discard(pooled)
       }
+      if (open < settings.maxConnections) {
+        open += 1
+        try {
+          return await connect()
+        } catch (err) {
+          open -= 1
+          // The slot is free again: the next waiter tries its own connection (and fails or not).
+          wakeOne()
+          throw err
+        }
+      }
+      await waitForTurn(deadline)
     }
-    const pooled = await new Promise<PooledConnection | Error>((resolve) => waiting.push(resolve))
-    if (pooled instanceof Error) throw pooled
-    return pooled
   }
 
   function release(pooled: PooledConnection, reusable: boolean): void {
     if (!reusable || !pooled.usable || closed || pooled.sent >= MAX_MESSAGES_PER_CONNECTION) {
       discard(pooled)
-      return
-    }
-    const next = waiting.shift()
-    if (next !== undefined) {
-      next(pooled)
       return
     }
     pooled.idleTimer = setTimeout(() => {
@@ -186,6 +215,7 @@ export function createSmtpTransport(settings: SmtpSettings): MessageTransport {
     }, IDLE_CLOSE_MS)
     pooled.idleTimer.unref()
     idle.push(pooled)
+    wakeOne()
   }
 
   return {
@@ -225,7 +255,8 @@ export function createSmtpTransport(settings: SmtpSettings): MessageTransport {
     async close() {
       closed = true
       for (const pooled of idle.splice(0)) discard(pooled)
-      for (const next of waiting.splice(0)) next(new Error('the SMTP transport is closed'))
+      // Each waiter wakes, finds the transport closed and fails its send.
+      for (const wake of waiting.splice(0)) wake()
     },
   }
 }

@@ -12,8 +12,8 @@ import {
   type NewMessage,
   type OutgoingServer,
 } from '@outbound/store'
-import { createWindowCache } from '../../src/jobs/daily-quota.js'
-import type { DeliverDeps } from '../../src/jobs/deliver.js'
+import { createWindowCache } from '../../src/delivery/daily-quota.js'
+import type { DeliverDeps } from '../../src/delivery/types.js'
 import { createDeliveryMetrics } from '../../src/metrics.js'
 import { startPools } from '../../src/pools.js'
 import { createRoutingContext } from '../../src/routing-context.js'

@@ -47,7 +47,8 @@ function toView(record: MessageRecord): MessageView {
     from: request.from,
     headerFrom: record.headerFrom,
     envelopeFrom: record.envelopeFrom,
-    replyTo: request.replyTo,
+    // The Reply-To that went out once the message was handed over; the request's until then.
+    replyTo: record.replyTo ?? request.replyTo,
     to: request.to,
     cc: request.cc,
     bcc: request.bcc,

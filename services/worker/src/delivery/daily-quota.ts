@@ -50,6 +50,8 @@ export type QuotaRequest = {
   timeZone: string
   units: number
   now: Date
+  /** How the message is named in the server's waiting set when it must wait (`stream:id`). */
+  waitingMember: string
 }
 
 /** Reserves one unit per recipient of today's quota in one atomic step, or says when to retry. */
@@ -65,12 +67,16 @@ export async function reserveDailyQuota(
   const window = windowOf(now, request.timeZone)
   const ttlSeconds =
     Math.ceil((window.resetsAt.getTime() - now.getTime()) / 1000) + COUNTER_MARGIN_SECONDS
-  const reservation = await quota.reserveQuota(serverId, window.day, units, cap, ttlSeconds)
+  const deferUntil = new Date(window.resetsAt.getTime() + resetJitterMs(serverId))
+  const reservation = await quota.reserveQuota(serverId, window.day, units, cap, ttlSeconds, {
+    member: request.waitingMember,
+    retryAt: deferUntil,
+  })
   if (!reservation.granted) {
     return {
       kind: 'over',
       resetsAt: window.resetsAt,
-      deferUntil: new Date(window.resetsAt.getTime() + resetJitterMs(serverId)),
+      deferUntil,
       used: reservation.usedBefore,
       limit,
       cap,

@@ -1,0 +1,161 @@
+import { normalizeAddressText } from '@outbound/address'
+import type { Outcome, Recipient } from '@outbound/store'
+import { reserveDailyQuota } from './daily-quota.js'
+import {
+  type Attempt,
+  type DeliverDeps,
+  type Ended,
+  type Gated,
+  isWaiting,
+  type Sending,
+  type Verdict,
+} from './types.js'
+
+/** The record fields that say how a message is (to be) sent. */
+export function sendingFields(sending: Sending) {
+  return {
+    serverId: sending.serverId,
+    headerFrom: sending.headerFrom,
+    envelopeFrom: sending.envelopeFrom,
+    replyTo: sending.replyTo,
+    routing: sending.routing,
+  } satisfies Partial<Outcome>
+}
+
+/**
+ * Gives back the daily-quota units of recipients that were not handed over. The one place units
+ * return: settle after an attempt, the orchestrator when an attempt was revoked.
+ */
+export async function releaseUnused(
+  quota: DeliverDeps['quota'],
+  serverId: string,
+  gated: Gated,
+  used: number,
+): Promise<void> {
+  if (gated.reserved === null) return
+  const unused = gated.reserved.units - used
+  if (unused > 0) await quota.releaseQuota(serverId, gated.reserved.day, unused)
+}
+
+/**
+ * Stage 3: what may go out now. Suppressed recipients are dropped (DOMAIN.md §7: checked again at
+ * send time); the daily quota is reserved, one unit per recipient (§6). Every recipient
+ * suppressed ends the message; a full day makes it wait for the next window, as no attempt.
+ */
+export async function gate(
+  { message, token, log }: Attempt,
+  sending: Sending,
+  deps: Pick<
+    DeliverDeps,
+    'store' | 'bounces' | 'quota' | 'quotaWindow' | 'routing' | 'metrics' | 'now'
+  >,
+): Promise<{ kind: 'gated'; gated: Gated } | Verdict | Ended> {
+  const waiting = message.recipients.filter(isWaiting)
+  const { settings } = deps.routing().snapshot
+  const [suppressed, quota] = await Promise.all([
+    deps.bounces.suppressedAmong(waiting.map((r) => normalizeAddressText(r.address))),
+    reserveDailyQuota(deps.quota, deps.quotaWindow, {
+      serverId: sending.serverId,
+      limit: sending.server === null ? settings.defaultDailyLimit : sending.server.dailyLimit,
+      stream: message.stream,
+      reservePercent: settings.transactionalReservePercent,
+      timeZone: settings.quotaTimezone,
+      // Reserved for every waiting recipient; the suppressed ones are given back below.
+      units: waiting.length,
+      now: deps.now(),
+      waitingMember: `${message.stream}:${message.id}`,
+    }),
+  ])
+  const recipients: Recipient[] = message.recipients.map((r) =>
+    isWaiting(r) && suppressed.has(normalizeAddressText(r.address))
+      ? {
+          ...r,
+          status: 'suppressed',
+          smtpCode: null,
+          enhancedCode: null,
+          diagnostic: 'on the suppression list',
+        }
+      : r,
+  )
+  const pending = recipients.filter(isWaiting)
+  const serverName = sending.server?.name ?? 'the built-in default server'
+  const giveBack = async (units: number) => {
+    if (quota.kind === 'reserved' && units > 0)
+      await deps.quota.releaseQuota(sending.serverId, quota.day, units)
+  }
+
+  if (pending.length === 0) {
+    await giveBack(waiting.length)
+    const detail = 'every recipient is on the suppression list'
+    await deps.store.recordOutcome(
+      message.id,
+      token,
+      {
+        status: 'suppressed',
+        error: detail,
+        recipients,
+        event: { type: 'suppressed', detail },
+        ...sendingFields(sending),
+      },
+      deps.now(),
+    )
+    deps.metrics.outcome(message.stream, 'suppressed')
+    log.info('every recipient is suppressed; not sent')
+    return { kind: 'done', result: { kind: 'skipped', reason: 'suppressed' } }
+  }
+
+  switch (quota.kind) {
+    case 'too-large':
+      return {
+        kind: 'ended',
+        outcome: {
+          kind: 'failed',
+          cause: 'ours',
+          code: null,
+          response: `${quota.units} recipients exceed what this stream may send through ${serverName} in a day (${quota.cap})`,
+        },
+        afterCommit: false,
+      }
+    case 'over': {
+      // Not a failure: the message waits for the window's reset and keeps its place.
+      const detail = `the daily limit of ${serverName} is reached (${quota.used} of ${quota.limit}${
+        quota.cap < quota.limit ? `, ${quota.cap} for mass mail` : ''
+      }); it resets at ${quota.resetsAt.toISOString()}`
+      await deps.store.recordOutcome(
+        message.id,
+        token,
+        {
+          status: 'deferred',
+          deferredUntil: quota.deferUntil,
+          // The claim counted an attempt; a quota wait is none.
+          attempts: message.attempts - 1,
+          error: detail,
+          event: { type: 'deferred', detail },
+          ...sendingFields(sending),
+        },
+        deps.now(),
+      )
+      log.info(
+        { serverId: sending.serverId, deferUntil: quota.deferUntil },
+        'daily limit reached; deferred',
+      )
+      deps.metrics.outcome(message.stream, 'deferred')
+      return { kind: 'wait', until: quota.deferUntil, retry: false }
+    }
+    case 'reserved':
+      if (quota.crossedWarning) {
+        log.warn(
+          { serverId: sending.serverId, used: quota.usedAfter, limit: quota.limit },
+          '90 % of a daily limit used',
+        )
+        deps.metrics.quotaWarning(sending.serverId)
+      }
+      await giveBack(waiting.length - pending.length)
+      return {
+        kind: 'gated',
+        gated: { recipients, pending, reserved: { day: quota.day, units: pending.length } },
+      }
+    case 'unlimited':
+      return { kind: 'gated', gated: { recipients, pending, reserved: null } }
+  }
+}

@@ -1,0 +1,110 @@
+import { nextRetryDelayMs, settleAttempt } from '@outbound/bounce'
+import type { Outcome, Recipient } from '@outbound/store'
+import { releaseUnused, sendingFields } from './gate.js'
+import { failureOfRecipient, recordBounces } from './record-bounces.js'
+import type { Rendered } from './render.js'
+import type { Attempt, DeliverDeps, Ended, Gated, Sending, Verdict } from './types.js'
+
+/** The failure an expired recipient's soft bounce records (RFC 3463 4.4.7: delivery time expired). */
+function expiredFailure(recipient: Recipient) {
+  return {
+    smtpCode: recipient.smtpCode,
+    enhancedCode: '4.4.7',
+    text: recipient.diagnostic ?? 'retries exhausted',
+    action: 'failed',
+  }
+}
+
+/** The reply text whose "try again in …" may set the wait before the next attempt. */
+function hintText(ended: Ended): string {
+  const { outcome } = ended
+  return outcome.kind === 'failed'
+    ? outcome.response
+    : outcome.refused.map((entry) => entry.response).join(' ')
+}
+
+/**
+ * Stage 6: every recipient's fate and the message's status (the rules live in @outbound/bounce),
+ * written in one step with the attempt's record; bounces recorded; the quota units of recipients
+ * not handed over given back; the wait before a retry computed once, for the record and the job.
+ */
+export async function settle(
+  { message, token, log }: Attempt,
+  ended: Ended,
+  context: { sending: Sending | null; gated: Gated | null; rendered: Rendered | null },
+  deps: Pick<DeliverDeps, 'store' | 'bounces' | 'quota' | 'routing' | 'metrics' | 'now'>,
+): Promise<Verdict> {
+  const { sending, gated, rendered } = context
+  const { settings } = deps.routing().snapshot
+  const { outcome } = ended
+  const schedule = settings.retrySchedule[message.stream]
+  const retryDelayMs =
+    outcome.kind === 'failed' && outcome.cause !== 'temporary'
+      ? null
+      : nextRetryDelayMs(schedule, message.attempts, hintText(ended))
+  const settled = settleAttempt({
+    recipients: gated?.recipients ?? message.recipients,
+    outcome,
+    retryDelayMs,
+  })
+  const now = deps.now()
+
+  if (gated !== null && sending !== null) {
+    // Past the commit with no reply the server may have the message: its units stay counted.
+    const used =
+      outcome.kind === 'replied'
+        ? outcome.accepted.length
+        : ended.afterCommit
+          ? gated.pending.length
+          : 0
+    await releaseUnused(deps.quota, sending.serverId, gated, used)
+  }
+  await recordBounces(deps.bounces, message.id, settled.bounced, failureOfRecipient, settings, now)
+  await recordBounces(deps.bounces, message.id, settled.expired, expiredFailure, settings, now)
+
+  const deferredUntil =
+    settled.retryDelayMs === null ? null : new Date(now.getTime() + settled.retryDelayMs)
+  const final = settled.status === 'sent' || settled.status === 'bounced'
+  const detail =
+    deferredUntil === null
+      ? settled.detail
+      : `${settled.detail}; retry ${message.attempts} of ${schedule.length} at ${deferredUntil.toISOString()}`
+  const record: Outcome = {
+    status: settled.status,
+    recipients: settled.recipients,
+    deferredUntil,
+    error: settled.status === 'sent' ? null : outcome.kind === 'replied' ? settled.detail : detail,
+    event: {
+      type: settled.status,
+      detail: outcome.kind === 'replied' && deferredUntil === null ? outcome.response : detail,
+    },
+    ...(settled.smtpResponse === null ? {} : { smtpResponse: settled.smtpResponse }),
+    ...(outcome.kind === 'replied' && final ? { sentAt: now } : {}),
+    ...(rendered === null ? {} : { dkim: rendered.dkim, warnings: rendered.warnings }),
+    ...(sending === null ? {} : sendingFields(sending)),
+  }
+  if (!(await deps.store.recordOutcome(message.id, token, record, now)))
+    log.warn('the outcome was not recorded: the claim changed after the hand-over')
+  deps.metrics.outcome(message.stream, settled.status)
+  if (sending !== null && !(outcome.kind === 'failed' && outcome.cause === 'ours'))
+    deps.metrics.smtpReply(
+      sending.serverId,
+      outcome.kind === 'replied'
+        ? Number(/^\d{3}/.exec(outcome.response)?.[0] ?? 250)
+        : outcome.code,
+    )
+
+  if (settled.status === 'deferred' && deferredUntil !== null) {
+    log.warn({ err: settled.detail, deferredUntil }, 'delivery failed temporarily; retry scheduled')
+    return { kind: 'wait', until: deferredUntil, retry: true }
+  }
+  if (settled.status === 'failed' || outcome.kind === 'failed') {
+    log.warn({ err: settled.detail, status: settled.status }, 'delivery failed for good')
+    return { kind: 'fail', reason: settled.detail }
+  }
+  log.info(
+    { serverId: sending?.serverId, status: settled.status, recipients: gated?.pending.length },
+    'message handed over',
+  )
+  return { kind: 'done', result: { kind: settled.status } }
+}
