@@ -13,7 +13,17 @@ describe('parseFromFilter', () => {
     })
   })
 
-  it.each(['not a domain', 'a@@b.example', '"Paula" <paula@partner.example>', '-bad-.example'])(
+  it('takes domains and addresses with an underscore (RFC 5322, as Odoo does)', () => {
+    expect(parseFromFilter('unknown_domain.com, test@other_domain.example')).toEqual({
+      ok: true,
+      parts: [
+        { kind: 'domain', value: 'unknown_domain.com' },
+        { kind: 'address', value: 'test@other_domain.example' },
+      ],
+    })
+  })
+
+  it.each(['not a domain', 'a@@b.example', '"Paula" <paula@partner.example>', 'bad..example'])(
     'names the invalid part %j',
     (part) => {
       expect(parseFromFilter(`shop.example, ${part}`)).toEqual({ ok: false, invalidPart: part })
