@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import emailAddresses from 'email-addresses'
 import {
   formatMailbox,
   normalizeAddress,
@@ -120,6 +121,33 @@ describe('formatMailbox', () => {
     expect(parseMailbox(formatted)).toMatchObject({
       name: 'Say "hi" \\ bye',
       address: 'a@b.example',
+    })
+  })
+})
+
+describe('parseMailbox on its fast path', () => {
+  // The common shapes skip the full RFC 5322 grammar; they must read exactly as the grammar does.
+  it.each([
+    'ann@shop.example',
+    'Ann.Lee+tag@Shop.Example',
+    "o'neil@x_y.example",
+    '"Mary" <mary@customer.example.com>',
+    '"Doe, John" <john@x.example>',
+    '"José" <jose@x.example>',
+    '"Mary"<mary@x.example>',
+    'Mary Smith <mary@customer.example.com>',
+    'Mary <mary@x.example>',
+    '"" <empty@x.example>',
+    '"  padded  " <p@x.example>',
+  ])('%s', (input) => {
+    const full = emailAddresses.parseOneAddress({ input, rfc6532: true })
+    if (full === null || full.type !== 'mailbox') throw new Error(`the grammar refuses ${input}`)
+    const trimmed = full.name?.trim() ?? ''
+    expect(parseMailbox(input)).toEqual({
+      name: trimmed === '' ? null : trimmed,
+      address: full.address,
+      local: full.local,
+      domain: full.domain,
     })
   })
 })

@@ -27,6 +27,7 @@ function connect(url: string, options: RedisOptions): RedisClient {
     }
     return new Cluster(cluster.nodes, {
       enableOfflineQueue: options.enableOfflineQueue ?? true,
+      enableAutoPipelining: options.enableAutoPipelining ?? false,
       redisOptions: { ...options, ...credentials },
     })
   }
@@ -47,9 +48,22 @@ function connect(url: string, options: RedisOptions): RedisClient {
   })
 }
 
-/** A connection to REDIS_URL whose errors are logged. */
-export function createRedis(url: string, role: RedisRole, log: Logger): RedisClient {
-  const options: RedisOptions = { ...ROLE_OPTIONS[role], connectionName: `outbound-${role}` }
+/**
+ * A connection to REDIS_URL whose errors are logged. `autoPipelining`: commands issued in the same
+ * tick leave in one write (for the stores' connection, whose calls come from many jobs or batch
+ * items at once; BullMQ keeps connections of its own).
+ */
+export function createRedis(
+  url: string,
+  role: RedisRole,
+  log: Logger,
+  { autoPipelining = false }: { autoPipelining?: boolean } = {},
+): RedisClient {
+  const options: RedisOptions = {
+    ...ROLE_OPTIONS[role],
+    connectionName: `outbound-${role}`,
+    enableAutoPipelining: autoPipelining,
+  }
   const redis = connect(url, options)
   let lastMessage = ''
   redis.on('error', (err: Error) => {

@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto'
 import { formatMailbox } from '@outbound/address'
 import type { Queue } from 'bullmq'
-import { DELIVER_JOB, type DeliverJobData, deliverJobOptions, type Stream } from '@outbound/jobs'
+import {
+  DELIVER_JOB,
+  type DeliverJobData,
+  deliverJobOptions,
+  type Stream,
+  STREAMS,
+} from '@outbound/jobs'
 import type { MessageStore, NewMessage } from '@outbound/store'
 import { AppError } from './errors.js'
 import type { Accepted } from './routes/v1/email-schemas.js'
@@ -78,26 +84,121 @@ function newMessage(
   }
 }
 
-async function enqueue(
-  deps: AcceptDeps,
-  message: Pick<NewMessage, 'id' | 'stream' | 'scheduledAt'>,
-  now: Date,
-) {
+/** The job of a message: job id = message id, so BullMQ adds nothing when that job exists. */
+function jobOf(message: Pick<NewMessage, 'id' | 'scheduledAt'>, now: Date) {
   const delayMs =
     message.scheduledAt === null ? 0 : Math.max(0, message.scheduledAt.getTime() - now.getTime())
-  // The job id is the message id: BullMQ adds nothing when that job exists already.
-  await deps.queues[message.stream].add(
-    DELIVER_JOB,
-    { messageId: message.id },
-    deliverJobOptions(message.id, delayMs),
-  )
+  return {
+    name: DELIVER_JOB,
+    data: { messageId: message.id },
+    opts: deliverJobOptions(message.id, delayMs),
+  }
+}
+
+/** One email to accept, with what acceptance takes from the configuration and its key. */
+export type Acceptance = {
+  email: ValidatedEmail
+  references: References
+  idempotency: Idempotency | undefined
+}
+
+/** An Idempotency-Key's message id and first answer, or the conflict it names. */
+async function reserveKey(
+  deps: AcceptDeps,
+  { email, idempotency }: Acceptance,
+): Promise<Accepted | AppError> {
+  const response: Accepted = {
+    id: deps.newId(),
+    status: email.scheduledAt === null ? 'queued' : 'scheduled',
+    stream: email.stream,
+  }
+  if (idempotency === undefined) return response
+  const bodyHash = createHash('sha256').update(canonicalJson(idempotency.body)).digest('hex')
+  const reserved = await deps.store.reserveIdempotencyKey(idempotency.scope, idempotency.key, {
+    bodyHash,
+    messageId: response.id,
+    response,
+  })
+  if (reserved.entry.bodyHash !== bodyHash) {
+    return new AppError(
+      'IDEMPOTENCY_CONFLICT',
+      'this Idempotency-Key was used with a different body in the last 24 hours',
+      { messageId: reserved.entry.messageId },
+    )
+  }
+  const id = reserved.entry.messageId
+  return {
+    ...response,
+    id,
+    status: reserved.entry.response.status === 'scheduled' ? 'scheduled' : 'queued',
+  }
 }
 
 /**
- * Stores a validated email and enqueues its delivery; resolves once the job is in Redis. With an
+ * Stores validated emails and enqueues their delivery; resolves once every job is in Redis. The
+ * records are written together and the jobs added in one bulk per stream. With an
  * Idempotency-Key, a repeat of the same body answers what the first request answered (and every
- * repeat makes sure the job exists), a different body throws IDEMPOTENCY_CONFLICT.
+ * repeat makes sure the job exists); a different body is answered IDEMPOTENCY_CONFLICT. Answers
+ * come in the order of `acceptances`.
  */
+export async function acceptEmails(
+  deps: AcceptDeps,
+  acceptances: readonly Acceptance[],
+  now: Date,
+): Promise<(Accepted | AppError)[]> {
+  const answers = await Promise.all(acceptances.map((acceptance) => reserveKey(deps, acceptance)))
+  const entries = acceptances.flatMap((acceptance, i) => {
+    const answer = answers[i]
+    return answer === undefined || answer instanceof AppError
+      ? []
+      : [
+          {
+            message: newMessage(answer.id, acceptance.email, acceptance.references, now),
+            keyed: acceptance.idempotency !== undefined,
+          },
+        ]
+  })
+  // Create-if-absent: a repeat of an Idempotency-Key may have written the record already, with
+  // the same content.
+  const created = await deps.store.createMessages(entries.map((entry) => entry.message))
+  const fresh = entries.filter((_, i) => created[i] === true)
+  const repeats = entries.filter((_, i) => created[i] !== true)
+  // Only a repeat whose message still waits for its first attempt may need its job (re-)added.
+  const existing = await Promise.all(
+    repeats.map(({ message }) => deps.store.getMessage(message.id)),
+  )
+  const toEnqueue = [
+    ...fresh.map((entry) => entry.message),
+    ...existing.filter(
+      (record): record is NonNullable<typeof record> =>
+        record !== null && (record.status === 'queued' || record.status === 'scheduled'),
+    ),
+  ]
+  try {
+    await Promise.all(
+      STREAMS.map(async (stream) => {
+        const jobs = toEnqueue.filter((m) => m.stream === stream).map((m) => jobOf(m, now))
+        if (jobs.length > 0) await deps.queues[stream].addBulk(jobs)
+      }),
+    )
+  } catch (err) {
+    // Without a key nobody can finish these requests: remove their records so no message is left
+    // `queued` without a job (the sweeper would add it otherwise). With a key the record stays,
+    // and a retry of the request enqueues it.
+    await Promise.all(
+      fresh
+        .filter((entry) => !entry.keyed)
+        .map(({ message }) => deps.store.deleteMessage(message.id).catch(() => undefined)),
+    )
+    throw err
+  }
+  return answers.map((answer) => {
+    if (answer === undefined) throw new Error('an acceptance has no answer')
+    return answer
+  })
+}
+
+/** acceptEmails for one email: its answer, or the AppError thrown. */
 export async function acceptEmail(
   deps: AcceptDeps,
   email: ValidatedEmail,
@@ -105,54 +206,8 @@ export async function acceptEmail(
   idempotency: Idempotency | undefined,
   now: Date,
 ): Promise<Accepted> {
-  let id = deps.newId()
-  let response: Accepted = {
-    id,
-    status: email.scheduledAt === null ? 'queued' : 'scheduled',
-    stream: email.stream,
-  }
-  if (idempotency !== undefined) {
-    const bodyHash = createHash('sha256').update(canonicalJson(idempotency.body)).digest('hex')
-    const reserved = await deps.store.reserveIdempotencyKey(idempotency.scope, idempotency.key, {
-      bodyHash,
-      messageId: id,
-      response,
-    })
-    if (reserved.entry.bodyHash !== bodyHash) {
-      throw new AppError(
-        'IDEMPOTENCY_CONFLICT',
-        'this Idempotency-Key was used with a different body in the last 24 hours',
-        { messageId: reserved.entry.messageId },
-      )
-    }
-    id = reserved.entry.messageId
-    response = {
-      ...response,
-      id,
-      status: reserved.entry.response.status === 'scheduled' ? 'scheduled' : 'queued',
-    }
-  }
-
-  const message = newMessage(id, email, references, now)
-  // Create-if-absent: a concurrent repeat of the same key may have written the record already,
-  // and then carries the same content.
-  const created = await deps.store.createMessage(message)
-  if (!created) {
-    const existing = await deps.store.getMessage(id)
-    // Only a message that still waits for its first attempt may need its job (re-)added.
-    if (existing === null || (existing.status !== 'queued' && existing.status !== 'scheduled')) {
-      return response
-    }
-    await enqueue(deps, existing, now)
-    return response
-  }
-  try {
-    await enqueue(deps, message, now)
-  } catch (err) {
-    // Without a key nobody can finish this request: remove the record so no message is left
-    // `queued` without a job. With a key the record stays, and a retry of the request enqueues it.
-    if (idempotency === undefined) await deps.store.deleteMessage(id).catch(() => undefined)
-    throw err
-  }
-  return response
+  const [answer] = await acceptEmails(deps, [{ email, references, idempotency }], now)
+  if (answer === undefined) throw new Error('acceptEmails answered nothing')
+  if (answer instanceof AppError) throw answer
+  return answer
 }

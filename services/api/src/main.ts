@@ -36,8 +36,10 @@ async function main(): Promise<void> {
     return q
   }
   const queues = { transactional: queue('transactional'), mass: queue('mass') }
+  // The stores' calls of a batch's items leave together (one write per tick, not per command).
+  const storeRedis = createRedis(config.redisUrl, 'producer', log, { autoPipelining: true })
 
-  const configStore = createConfigStore(redis)
+  const configStore = createConfigStore(storeRedis)
   // The configuration cache follows changes over its own (subscriber) connection.
   const subscriber = createRedis(config.redisUrl, 'worker', log)
   const configCache = await createConfigCache(configStore, subscriber, {
@@ -45,11 +47,11 @@ async function main(): Promise<void> {
   })
   const app = await buildApp({
     config,
-    store: createMessageStore(redis),
+    store: createMessageStore(storeRedis),
     configStore,
     configCache,
-    quota: createQuotaStore(redis),
-    bounces: createBounceStore(redis),
+    quota: createQuotaStore(storeRedis),
+    bounces: createBounceStore(storeRedis),
     queues,
     ping: () => redis.ping(),
     rateLimitRedis: redis,
@@ -63,7 +65,7 @@ async function main(): Promise<void> {
       await app.close()
       await Promise.all(Object.values(queues).map((q) => q.close()))
       await configCache.close()
-      await Promise.all([redis.quit(), subscriber.quit()])
+      await Promise.all([redis.quit(), storeRedis.quit(), subscriber.quit()])
     },
     SHUTDOWN_TIMEOUT_MS,
   )

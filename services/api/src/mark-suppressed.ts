@@ -4,27 +4,31 @@ import { AppError } from './errors.js'
 import type { ValidatedEmail } from './validate-email.js'
 
 /**
- * DOMAIN.md §7 at the door: a request whose recipients are all suppressed is refused
- * (RECIPIENT_SUPPRESSED, naming them); otherwise the suppressed ones are marked and not mailed.
+ * DOMAIN.md §7 at the door, for many emails with one look-up: an email whose recipients are all
+ * suppressed is refused (RECIPIENT_SUPPRESSED, naming them); otherwise its suppressed recipients
+ * are marked and not mailed. Answers in the order of `emails`.
  */
 export async function markSuppressed(
   bounces: BounceStore,
-  email: ValidatedEmail,
-): Promise<ValidatedEmail> {
-  const keys = email.recipients.map((r) => normalizeAddressText(r.address))
-  const suppressed = await bounces.suppressedAmong(keys)
-  if (suppressed.size === 0) return email
-  if (suppressed.size === new Set(keys).size) {
-    throw new AppError('RECIPIENT_SUPPRESSED', 'every recipient is on the suppression list', {
-      recipients: email.recipients.map((r) => r.address),
-    })
-  }
-  return {
-    ...email,
-    recipients: email.recipients.map((r, i) =>
-      suppressed.has(keys[i] ?? '')
-        ? { ...r, status: 'suppressed', diagnostic: 'on the suppression list' }
-        : r,
-    ),
-  }
+  emails: readonly ValidatedEmail[],
+): Promise<(ValidatedEmail | AppError)[]> {
+  const keys = emails.map((email) => email.recipients.map((r) => normalizeAddressText(r.address)))
+  const suppressed = await bounces.suppressedAmong([...new Set(keys.flat())])
+  return emails.map((email, i) => {
+    const own = keys[i] ?? []
+    if (!own.some((key) => suppressed.has(key))) return email
+    if (own.every((key) => suppressed.has(key))) {
+      return new AppError('RECIPIENT_SUPPRESSED', 'every recipient is on the suppression list', {
+        recipients: email.recipients.map((r) => r.address),
+      })
+    }
+    return {
+      ...email,
+      recipients: email.recipients.map((r, j) =>
+        suppressed.has(own[j] ?? '')
+          ? { ...r, status: 'suppressed', diagnostic: 'on the suppression list' }
+          : r,
+      ),
+    }
+  })
 }

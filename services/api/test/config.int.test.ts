@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { createKeys } from '@outbound/store'
 import { freePort, selfSignedCertificate, type SmtpSink, startSmtpSink } from '@outbound/testing'
 import { type App, ApiHarness } from './helpers/api-harness.js'
 
@@ -195,7 +196,7 @@ describe('/v1/alias-domains and /v1/companies', () => {
       companyId,
     })
     expect(sent.status).toBe(202)
-    const raw = await h.redis.hget(`${h.prefix}:msg:{${String(sent.body['id'])}}`, 'request')
+    const raw = await h.redis.hget(createKeys(h.prefix).message(String(sent.body['id'])), 'request')
     expect(raw).toContain(`@shop.example>`)
   })
 })

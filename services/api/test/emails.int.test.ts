@@ -24,7 +24,7 @@ async function jobCount(): Promise<number> {
 }
 
 async function messageKeyCount(): Promise<number> {
-  return (await h.redis.keys(`${h.prefix}:msg:*`)).length
+  return (await h.redis.keys(`${h.prefix}:{m*}:msg:*`)).length
 }
 
 beforeAll(() => h.beforeAll())
@@ -179,7 +179,7 @@ describe('Idempotency-Key', () => {
     expect(responses.map((r) => r.statusCode)).toEqual(Array(20).fill(202))
     expect(new Set(responses.map((r) => r.json<{ id: string }>().id)).size).toBe(1)
     expect(await jobCount()).toBe(1)
-    expect(await h.redis.keys(`${h.prefix}:msg:*:events`)).toHaveLength(1)
+    expect(await h.redis.keys(`${h.prefix}:{m*}:msg:*:events`)).toHaveLength(1)
   })
 
   it('refuses a key longer than 256 characters', async () => {

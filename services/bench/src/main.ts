@@ -226,7 +226,14 @@ async function rawRound(sink: Sink): Promise<number> {
   return rate
 }
 
-type EndToEnd = { rate: number; commands: number; scripts: number; cpu: Record<string, number> }
+type EndToEnd = {
+  rate: number
+  commands: number
+  scripts: number
+  cpu: Record<string, number>
+  /** The most called commands, calls per delivered message. */
+  top: string
+}
 
 /** Batch API → Redis → one mass worker → sink; posting included, after a warm-up. */
 async function endToEndRound(sink: Sink): Promise<EndToEnd> {
@@ -252,12 +259,19 @@ async function endToEndRound(sink: Sink): Promise<EndToEnd> {
   )
   let commands = 0
   let scripts = 0
+  const perCommand: [string, number][] = []
   for (const [name, calls] of callsAfter) {
     const diff = calls - (callsBefore.get(name) ?? 0)
     if (name === 'info') continue
     commands += diff
+    perCommand.push([name, diff / MESSAGES])
     if (name === 'evalsha' || name === 'eval') scripts += diff
   }
+  const top = perCommand
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 6)
+    .map(([name, calls]) => `${name} ${calls.toFixed(1)}`)
+    .join(', ')
   await stop(worker)
   outbound.redis.disconnect()
   return {
@@ -265,6 +279,7 @@ async function endToEndRound(sink: Sink): Promise<EndToEnd> {
     commands: commands / MESSAGES,
     scripts: scripts / MESSAGES,
     cpu,
+    top,
   }
 }
 
@@ -380,6 +395,10 @@ async function main(): Promise<void> {
     rows.push({
       name: 'Redis commands per delivered message (API + worker, all)',
       value: fixed(median(e2es.map((r) => r.commands)), 1),
+    })
+    rows.push({
+      name: 'most called Redis commands per message (last round)',
+      value: e2es.at(-1)?.top ?? '',
     })
     rows.push({
       name: 'Redis scripts (EVALSHA) per delivered message',

@@ -42,6 +42,8 @@ async function main(): Promise<void> {
 
   const redis = createRedis(config.redisUrl, 'worker', log)
   await waitForRedis(redis, STARTUP_REDIS_TIMEOUT_MS)
+  // The stores' calls of many jobs at once leave together (one write per tick, not per command).
+  const storeRedis = createRedis(config.redisUrl, 'worker', log, { autoPipelining: true })
   const defaultTransport =
     config.smtpUrl === undefined
       ? createFileOutbox(config.outboxDir)
@@ -53,7 +55,7 @@ async function main(): Promise<void> {
   })
   // Configuration changes arrive over a subscriber connection of their own, within a second.
   const subscriber = createRedis(config.redisUrl, 'worker', log)
-  const configCache = await createConfigCache(createConfigStore(redis), subscriber, {
+  const configCache = await createConfigCache(createConfigStore(storeRedis), subscriber, {
     onError: (err) => log.warn({ err }, 'configuration refresh failed'),
   })
   const registry = new Registry()
@@ -61,8 +63,8 @@ async function main(): Promise<void> {
     config.metricsPort === undefined
       ? undefined
       : await serveMetrics(registry, config.metricsPort, config.metricsHost)
-  const store = createMessageStore(redis)
-  const quota = createQuotaStore(redis)
+  const store = createMessageStore(storeRedis)
+  const quota = createQuotaStore(storeRedis)
   const metrics = createDeliveryMetrics(registry)
   const queue = (name: Stream) => {
     const q = new Queue<DeliverJobData>(name, { connection: redis, prefix: queuePrefix() })
@@ -81,7 +83,7 @@ async function main(): Promise<void> {
       routing: createRoutingContext(configCache),
       quota,
       quotaWindow: createWindowCache(),
-      bounces: createBounceStore(redis),
+      bounces: createBounceStore(storeRedis),
       dmarcPolicy: createDmarcPolicies(config.dnsServers, () => new Date()),
       sign: createSigner([
         ...(config.secretKey === undefined ? [] : [config.secretKey]),
@@ -125,7 +127,7 @@ async function main(): Promise<void> {
       )
       await transports.closeAll()
       await configCache.close()
-      await Promise.all([redis.quit(), subscriber.quit()])
+      await Promise.all([redis.quit(), storeRedis.quit(), subscriber.quit()])
     },
     SHUTDOWN_TIMEOUT_MS,
   )

@@ -4,11 +4,17 @@ import { Compile } from 'typebox/compile'
 import type { SendLimits } from '@outbound/config'
 import type { BounceStore, ConfigCache, MessageRecord } from '@outbound/store'
 import { markSuppressed } from '../../mark-suppressed.js'
-import { type AcceptDeps, acceptEmail, readIdempotencyKey } from '../../accept-email.js'
+import {
+  type AcceptDeps,
+  type Acceptance,
+  acceptEmail,
+  acceptEmails,
+  readIdempotencyKey,
+} from '../../accept-email.js'
 import { resolveReferences } from '../../resolve-references.js'
 import { AppError } from '../../errors.js'
 import { schemaError } from '../../plugins/error-handler.js'
-import { validateEmail } from '../../validate-email.js'
+import { type ValidatedEmail, validateEmail } from '../../validate-email.js'
 import {
   AcceptedSchema,
   BatchResultSchema,
@@ -34,8 +40,6 @@ const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) 
 const errors = (...statuses: number[]) =>
   Object.fromEntries(statuses.map((status) => [status, ErrorSchema]))
 const sendEmailValidator = Compile(SendEmailSchema)
-// Batch items are accepted a few at a time: fast, without flooding Redis with one huge burst.
-const BATCH_CONCURRENCY = 32
 
 function toView(record: MessageRecord): MessageView {
   const { request } = record
@@ -80,19 +84,6 @@ function toView(record: MessageRecord): MessageView {
   }
 }
 
-async function mapInChunks<T, R>(
-  items: readonly T[],
-  size: number,
-  run: (item: T, index: number) => Promise<R>,
-) {
-  const results: R[] = []
-  for (let start = 0; start < items.length; start += size) {
-    const chunk = items.slice(start, start + size)
-    results.push(...(await Promise.all(chunk.map((item, offset) => run(item, start + offset)))))
-  }
-  return results
-}
-
 export const emailRoutes: FastifyPluginAsyncTypebox<EmailRoutesOptions> = async (app, options) => {
   const { limits, now } = options
   const rateLimit =
@@ -120,7 +111,10 @@ export const emailRoutes: FastifyPluginAsyncTypebox<EmailRoutesOptions> = async 
     async (request, reply) => {
       const key = readIdempotencyKey(request.headers['idempotency-key'])
       const at = now()
-      const email = await markSuppressed(options.bounces, validateEmail(request.body, limits, at))
+      const [email] = await markSuppressed(options.bounces, [
+        validateEmail(request.body, limits, at),
+      ])
+      if (email === undefined || email instanceof AppError) throw email ?? new Error('no email')
       const references = await resolveReferences(options.configCache, email)
       const idempotency =
         key === undefined ? undefined : { scope: request.principal, key, body: request.body }
@@ -152,22 +146,45 @@ export const emailRoutes: FastifyPluginAsyncTypebox<EmailRoutesOptions> = async 
       }
       const key = readIdempotencyKey(request.headers['idempotency-key'])
       const at = now()
-      const results = await mapInChunks(emails, BATCH_CONCURRENCY, async (item, index) => {
+      // A client mistake is that item's answer; anything else fails the request.
+      const itemError = (err: unknown) => {
+        if (err instanceof AppError && err.statusCode < 500) return err
+        throw err
+      }
+      const validated = emails.map((item, index) => {
         try {
           if (!sendEmailValidator.Check(item))
             throw schemaError(sendEmailValidator.Errors(item), `emails[${index}]`)
-          const email = await markSuppressed(options.bounces, validateEmail(item, limits, at))
-          const references = await resolveReferences(options.configCache, email)
-          const idempotency =
-            key === undefined
-              ? undefined
-              : { scope: request.principal, key: `${key}#${index}`, body: item }
-          return await acceptEmail(options, email, references, idempotency, at)
+          return validateEmail(item, limits, at)
         } catch (err) {
-          // A client mistake is this item's answer; anything else fails the request.
-          if (err instanceof AppError && err.statusCode < 500) return { error: err.toBody() }
-          throw err
+          return itemError(err)
         }
+      })
+      const valid = validated.filter((item): item is ValidatedEmail => !(item instanceof AppError))
+      const marked = await markSuppressed(options.bounces, valid)
+      let next = 0
+      const checked = validated.map((item) => (item instanceof AppError ? item : marked[next++]))
+      const acceptances: Acceptance[] = []
+      const slots = await Promise.all(
+        checked.map(async (email, index) => {
+          if (email === undefined || email instanceof AppError) return email
+          try {
+            const references = await resolveReferences(options.configCache, email)
+            const idempotency =
+              key === undefined
+                ? undefined
+                : { scope: request.principal, key: `${key}#${index}`, body: emails[index] }
+            return acceptances.push({ email, references, idempotency }) - 1
+          } catch (err) {
+            return itemError(err)
+          }
+        }),
+      )
+      const accepted = await acceptEmails(options, acceptances, at)
+      const results = slots.map((slot) => {
+        const answer = typeof slot === 'number' ? accepted[slot] : slot
+        if (answer === undefined) throw new Error('a batch item has no answer')
+        return answer instanceof AppError ? { error: answer.toBody() } : answer
       })
       return reply.status(202).send({ results })
     },
