@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { setTimeout as delay } from 'node:timers/promises'
 import type { Cluster, Redis } from 'ioredis'
 import { createKeys } from './keys.js'
 import {
@@ -18,6 +19,12 @@ type ConfigKind = 'servers' | 'alias-domains' | 'companies'
 
 /** How often an update re-reads and re-applies its change after a concurrent write won. */
 const MAX_WRITE_ATTEMPTS = 50
+
+// Writers that lost a race all read again at once and would race again in step: a random pause,
+// growing with the attempts (at most 100 ms), spreads them out.
+async function backOff(attempt: number): Promise<void> {
+  await delay(Math.random() * Math.min(100, 2 ** attempt))
+}
 
 // Every configuration write bumps the version, records its write id and publishes the version, in
 // the same step. An update passes the JSON it read and is refused ('conflict') if another write
@@ -219,6 +226,7 @@ export function createConfigStore(redis: Redis | Cluster, prefix = 'outbound') {
         case 'taken':
           return { status: 'name-taken' }
         case 'conflict':
+          await backOff(attempt)
           continue
         case 'limit':
         case 'exists':
@@ -448,6 +456,7 @@ export function createConfigStore(redis: Redis | Cluster, prefix = 'outbound') {
         if (status === 'ok') return { status, value: next }
         if (status === 'missing-reference') return { status }
         if (status !== 'conflict') throw new Error(`writing the settings: unexpected ${status}`)
+        await backOff(attempt)
       }
       throw new Error(
         `writing the settings: other writes changed them first ${MAX_WRITE_ATTEMPTS} times in a row`,
