@@ -152,6 +152,19 @@ describe('/v1/alias-domains and /v1/companies', () => {
     expect((await call('POST', '/v1/alias-domains', { name: 'shop.example' })).body).toMatchObject({
       code: 'ALIAS_DOMAIN_EXISTS',
     })
+    const other = String(
+      (await call('POST', '/v1/alias-domains', { name: 'b.example' })).body['id'],
+    )
+    expect(
+      await call('PATCH', `/v1/alias-domains/${other}`, { name: ' Shop.Example' }),
+    ).toMatchObject({
+      status: 409,
+      body: { code: 'ALIAS_DOMAIN_EXISTS', message: 'an alias domain named shop.example exists' },
+    })
+    expect(
+      (await call('PATCH', `/v1/alias-domains/${other}`, { name: 'b.example', sequence: 3 }))
+        .status,
+    ).toBe(200)
     expect((await call('POST', '/v1/alias-domains', { name: 'not a domain' })).body).toMatchObject({
       code: 'INVALID_DOMAIN',
     })

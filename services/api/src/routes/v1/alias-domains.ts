@@ -140,13 +140,13 @@ export const aliasDomainRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (a
     }
   }
 
-  const nameTaken = (aliasDomain: { name?: string | undefined }) =>
-    new AppError('ALIAS_DOMAIN_EXISTS', `an alias domain named ${aliasDomain.name ?? ''} exists`)
+  const nameTaken = (name: string) =>
+    new AppError('ALIAS_DOMAIN_EXISTS', `an alias domain named ${name} exists`)
   const notFound = (id: string) => new AppError('ALIAS_DOMAIN_NOT_FOUND', `no alias domain ${id}`)
 
   function find(id: string): AliasDomainRecord {
     const found = configCache.current().aliasDomains.find((d) => d.id === id)
-    if (found === undefined) throw new AppError('ALIAS_DOMAIN_NOT_FOUND', `no alias domain ${id}`)
+    if (found === undefined) throw notFound(id)
     return found
   }
 
@@ -191,15 +191,13 @@ export const aliasDomainRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (a
         createdAt: at.toISOString(),
         updatedAt: at.toISOString(),
       }
-      const result = await configStore.createAliasDomain(
-        apply(blank, request.body, at),
-        MAX_ALIAS_DOMAINS,
-      )
+      const aliasDomain = apply(blank, request.body, at)
+      const result = await configStore.createAliasDomain(aliasDomain, MAX_ALIAS_DOMAINS)
       switch (result.status) {
         case 'limit':
           throw new AppError('TOO_MANY_OBJECTS', `at most ${MAX_ALIAS_DOMAINS} alias domains`)
         case 'name-taken':
-          throw nameTaken(apply(blank, request.body, at))
+          throw nameTaken(aliasDomain.name)
         case 'ok':
           await configCache.refresh()
           return reply.status(201).send(toView(result.value))
@@ -242,7 +240,7 @@ export const aliasDomainRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (a
         case 'missing':
           throw notFound(id)
         case 'name-taken':
-          throw nameTaken(request.body)
+          throw nameTaken(sanitizeAliasDomainName(request.body.name ?? '') ?? '')
         case 'ok':
           await configCache.refresh()
           return toView(result.value)
@@ -286,7 +284,7 @@ export const aliasDomainRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (a
           field: 'selector',
         })
       }
-      const selectorTaken = (aliasDomain: AliasDomainRecord) => {
+      const refuseTakenSelector = (aliasDomain: AliasDomainRecord) => {
         if ((aliasDomain.dkimKeys ?? []).some((key) => key.selector === selector)) {
           throw new AppError(
             'DKIM_SELECTOR_EXISTS',
@@ -296,7 +294,7 @@ export const aliasDomainRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (a
       }
       // Answered before the (slow) key generation; the write checks again.
       await configCache.refresh()
-      selectorTaken(find(request.params.id))
+      refuseTakenSelector(find(request.params.id))
       const algorithm = request.body.algorithm ?? 'rsa'
       const generated = generateDkimKey(algorithm)
       const at = now()
@@ -308,7 +306,7 @@ export const aliasDomainRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (a
         createdAt: at.toISOString(),
       }
       const result = await configStore.updateAliasDomain(request.params.id, (current) => {
-        selectorTaken(current)
+        refuseTakenSelector(current)
         return {
           ...current,
           dkimKeys: [...(current.dkimKeys ?? []), key],
