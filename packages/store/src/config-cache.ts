@@ -12,7 +12,8 @@ export type ConfigCache = {
 
 /**
  * A per-process copy of the configuration that follows every change: each write publishes the new
- * version, and a cheap version poll every `pollMs` covers messages missed while reconnecting.
+ * version, and a cheap poll of the version and write id every `pollMs` covers messages missed while
+ * reconnecting, and a Redis that lost data (any difference reloads, not only a higher version).
  * `subscriber` must be a connection of its own (it enters subscriber mode).
  */
 export async function createConfigCache(
@@ -40,9 +41,10 @@ export async function createConfigCache(
       let served = 0
       while (served < requested) {
         served = requested
-        const next = await store.readSnapshot()
+        // Reads run one after another, so the last one read is the current configuration, even
+        // when its version is lower (Redis lost data and counts again).
+        snapshot = await store.readSnapshot()
         lastError = ''
-        if (next.version >= snapshot.version) snapshot = next
       }
     })()
     try {
@@ -63,13 +65,15 @@ export async function createConfigCache(
     })
   }
   subscriber.on('message', (channel: string, version: string) => {
-    if (channel === store.channel && Number(version) > snapshot.version) refresh().catch(onError)
+    if (channel === store.channel && Number(version) !== snapshot.version) refresh().catch(onError)
   })
   await subscriber.subscribe(store.channel)
   const poll = setInterval(() => {
     store
-      .readVersion()
-      .then((version) => (version !== snapshot.version ? refresh() : undefined))
+      .readStamp()
+      .then(({ version, writeId }) =>
+        version !== snapshot.version || writeId !== snapshot.writeId ? refresh() : undefined,
+      )
       .catch(onError)
   }, options.pollMs ?? 1000)
   poll.unref()

@@ -97,9 +97,14 @@ export const DEFAULT_SETTINGS: Settings = {
   },
 }
 
+/**
+ * Which configuration a snapshot is: the version counts writes, the write id is random per write
+ * ('' before the first), so a Redis that lost data and counts again is still told apart.
+ */
+export type ConfigStamp = { version: number; writeId: string }
+
 /** Everything routing needs, read at one version. */
-export type ConfigSnapshot = {
-  version: number
+export type ConfigSnapshot = ConfigStamp & {
   servers: OutgoingServer[]
   aliasDomains: AliasDomainRecord[]
   companies: Company[]

@@ -36,6 +36,7 @@ export {
   type AliasDomainRecord,
   type Company,
   type ConfigSnapshot,
+  type ConfigStamp,
   DEFAULT_SETTINGS,
   DKIM_ALGORITHMS,
   type DkimKey,
@@ -46,10 +47,13 @@ export {
 } from './config-records.js'
 export {
   type ConfigStore,
-  /** Servers, alias domains, companies and settings; every write bumps and publishes the version. */
+  type Change,
+  /** Servers, alias domains, companies and settings; every write is one atomic checked step. */
   createConfigStore,
   type DeleteResult,
   type PutResult,
+  type WriteResult,
+  type WriteStatus,
 } from './config-store.js'
 export {
   type ConfigCache,

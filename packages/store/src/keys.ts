@@ -37,6 +37,9 @@ export function createKeys(base: string) {
     config: (kind: 'servers' | 'alias-domains' | 'companies' | 'settings') =>
       `${base}:{config}:${kind}`,
     configVersion: () => `${base}:{config}:version`,
+    // A random id per write, read with the version: a Redis that lost data (restarted empty, a
+    // lagging replica promoted) starts counting versions again, but never repeats this id.
+    configWriteId: () => `${base}:{config}:write-id`,
     configChannel: () => `${base}:config-changed`,
     // Bounces and suppressions share a tag: a bounce and the suppression it causes are one write.
     bounceRecords: () => `${base}:{bounces}:records`,

@@ -58,6 +58,7 @@ describe('createConfigStore', () => {
   it('starts empty with the default settings, and bumps the version on every write', async () => {
     expect(await store.readSnapshot()).toEqual({
       version: 0,
+      writeId: '',
       servers: [],
       aliasDomains: [],
       companies: [],

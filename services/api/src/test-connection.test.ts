@@ -57,6 +57,7 @@ describe('testSender', () => {
   })
   const snapshot = (withAlias: boolean) => ({
     version: 1,
+    writeId: '',
     servers: [],
     companies: [],
     settings: DEFAULT_SETTINGS,

@@ -153,6 +153,19 @@ describe('/v1/alias-domains and /v1/companies', () => {
     expect((await call('POST', '/v1/alias-domains', { name: 'shop.example' })).body).toMatchObject({
       code: 'ALIAS_DOMAIN_EXISTS',
     })
+    const other = String(
+      (await call('POST', '/v1/alias-domains', { name: 'b.example' })).body['id'],
+    )
+    expect(
+      await call('PATCH', `/v1/alias-domains/${other}`, { name: ' Shop.Example' }),
+    ).toMatchObject({
+      status: 409,
+      body: { code: 'ALIAS_DOMAIN_EXISTS', message: 'an alias domain named shop.example exists' },
+    })
+    expect(
+      (await call('PATCH', `/v1/alias-domains/${other}`, { name: 'b.example', sequence: 3 }))
+        .status,
+    ).toBe(200)
     expect((await call('POST', '/v1/alias-domains', { name: 'not a domain' })).body).toMatchObject({
       code: 'INVALID_DOMAIN',
     })
@@ -293,6 +306,61 @@ describe('/v1/settings', () => {
     ['a reserve over 100 %', { transactionalReservePercent: 101 }, 'VALIDATION_FAILED'],
   ])('refuses %s with %s', async (_what, change, code) => {
     expect((await call('PATCH', '/v1/settings', change)).body).toMatchObject({ code })
+  })
+})
+
+// Before, CR/LF, controls and bidi overrides were kept (or silently turned into "-") in names that
+// reach a mail header: a company's name is the Reply-To display name of its mail.
+describe('configuration names that can reach a mail header', () => {
+  const unsafe: [string, string][] = [
+    ['CR LF', 'Shop\r\nBcc: x@evil.example'],
+    ['a NUL', 'Sh\u0000op'],
+    ['a C1 control', 'Shop\u0085'],
+    ['a right-to-left override', '\u202egnp.exe'],
+    ['an isolate', 'Shop\u2067'],
+    ['a left-to-right mark', 'Shop\u200e'],
+    ['an Arabic letter mark', 'Shop\u061c'],
+  ]
+
+  it.each(unsafe)('refuses %s in every one of them, naming the field', async (_what, bad) => {
+    const aliasDomainId = String(
+      (await call('POST', '/v1/alias-domains', { name: 'shop.example' })).body['id'],
+    )
+    const companyId = String((await call('POST', '/v1/companies', { name: 'Shop' })).body['id'])
+    const serverId = String((await call('POST', '/v1/servers', validServer)).body['id'])
+    const refusals: [string, string, object, string, string][] = [
+      ['POST', '/v1/companies', { name: bad }, 'VALIDATION_FAILED', 'name'],
+      ['PATCH', `/v1/companies/${companyId}`, { name: bad }, 'VALIDATION_FAILED', 'name'],
+      ['POST', '/v1/servers', { ...validServer, name: bad }, 'VALIDATION_FAILED', 'name'],
+      ['PATCH', `/v1/servers/${serverId}`, { name: bad }, 'VALIDATION_FAILED', 'name'],
+      ['POST', '/v1/alias-domains', { name: `${bad}.example` }, 'INVALID_DOMAIN', 'name'],
+      ...['bounceAlias', 'catchallAlias', 'defaultFrom'].flatMap(
+        (field): [string, string, object, string, string][] => [
+          [
+            'POST',
+            '/v1/alias-domains',
+            { name: 'b.example', [field]: bad },
+            'INVALID_ALIAS',
+            field,
+          ],
+          ['PATCH', `/v1/alias-domains/${aliasDomainId}`, { [field]: bad }, 'INVALID_ALIAS', field],
+        ],
+      ),
+    ]
+    for (const [method, url, payload, code, field] of refusals) {
+      const answer = await call(method as 'POST' | 'PATCH', url, payload)
+      expect({ method, url, payload, answer }).toMatchObject({
+        answer: { status: 400, body: { code, details: { field } } },
+      })
+    }
+    expect((await call('GET', `/v1/companies/${companyId}`)).body['name']).toBe('Shop')
+    expect((await call('GET', '/v1/alias-domains')).body).toHaveLength(1)
+  })
+
+  it('keeps accepting names in any script', async () => {
+    expect((await call('POST', '/v1/companies', { name: 'Société Générale' })).status).toBe(201)
+    expect((await call('POST', '/v1/companies', { name: 'متجر الأزهار' })).status).toBe(201)
+    expect((await call('POST', '/v1/servers', { ...validServer, name: '中继 A' })).status).toBe(201)
   })
 })
 

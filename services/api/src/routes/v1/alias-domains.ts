@@ -11,6 +11,7 @@ import { sealSecret } from '@outbound/secrets'
 import { dkimDnsRecord, generateDkimKey } from '../../dkim-keys.js'
 import type { ConfigDeps } from '../../config-deps.js'
 import { AppError } from '../../errors.js'
+import { refuseUnsafeCharacters } from '../../header-safe.js'
 import { errorResponses, IdParams, MAX_ALIAS_DOMAINS, Nullable } from './config-schemas.js'
 import { checkAliasDomain } from '../../dns-check.js'
 
@@ -87,6 +88,7 @@ function toView({ dkimKeys = [], ...aliasDomain }: AliasDomainRecord) {
 }
 
 function alias(value: string, field: string): string {
+  refuseUnsafeCharacters(value, field, 'INVALID_ALIAS')
   const sanitized = sanitizeAliasLocalPart(value)
   if (sanitized === null)
     throw new AppError('INVALID_ALIAS', `${field} is empty once sanitised`, { field })
@@ -104,6 +106,7 @@ export const aliasDomainRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (a
   ): AliasDomainRecord {
     let name = base.name
     if (change.name !== undefined) {
+      refuseUnsafeCharacters(change.name, 'name', 'INVALID_DOMAIN')
       const sanitized = sanitizeAliasDomainName(change.name)
       if (sanitized === null)
         throw new AppError('INVALID_DOMAIN', `"${change.name}" is not a domain name`, {
@@ -111,12 +114,9 @@ export const aliasDomainRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (a
         })
       name = sanitized
     }
-    const taken = configCache
-      .current()
-      .aliasDomains.some((d) => d.name === name && d.id !== base.id)
-    if (taken) throw new AppError('ALIAS_DOMAIN_EXISTS', `an alias domain named ${name} exists`)
     let defaultFrom = base.defaultFrom
     if (change.defaultFrom !== undefined) {
+      refuseUnsafeCharacters(change.defaultFrom, 'defaultFrom', 'INVALID_ALIAS')
       const sanitized = sanitizeDefaultFrom(change.defaultFrom)
       if (sanitized === null) {
         throw new AppError('INVALID_ALIAS', 'defaultFrom must be a local part or a bare address', {
@@ -140,9 +140,13 @@ export const aliasDomainRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (a
     }
   }
 
+  const nameTaken = (name: string) =>
+    new AppError('ALIAS_DOMAIN_EXISTS', `an alias domain named ${name} exists`)
+  const notFound = (id: string) => new AppError('ALIAS_DOMAIN_NOT_FOUND', `no alias domain ${id}`)
+
   function find(id: string): AliasDomainRecord {
     const found = configCache.current().aliasDomains.find((d) => d.id === id)
-    if (found === undefined) throw new AppError('ALIAS_DOMAIN_NOT_FOUND', `no alias domain ${id}`)
+    if (found === undefined) throw notFound(id)
     return found
   }
 
@@ -176,10 +180,6 @@ export const aliasDomainRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (a
       },
     },
     async (request, reply) => {
-      await configCache.refresh()
-      if (configCache.current().aliasDomains.length >= MAX_ALIAS_DOMAINS) {
-        throw new AppError('TOO_MANY_OBJECTS', `at most ${MAX_ALIAS_DOMAINS} alias domains`)
-      }
       const at = now()
       const blank: AliasDomainRecord = {
         id: newId('ad'),
@@ -192,9 +192,16 @@ export const aliasDomainRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (a
         updatedAt: at.toISOString(),
       }
       const aliasDomain = apply(blank, request.body, at)
-      await configStore.putAliasDomain(aliasDomain)
-      await configCache.refresh()
-      return reply.status(201).send(toView(aliasDomain))
+      const result = await configStore.createAliasDomain(aliasDomain, MAX_ALIAS_DOMAINS)
+      switch (result.status) {
+        case 'limit':
+          throw new AppError('TOO_MANY_OBJECTS', `at most ${MAX_ALIAS_DOMAINS} alias domains`)
+        case 'name-taken':
+          throw nameTaken(aliasDomain.name)
+        case 'ok':
+          await configCache.refresh()
+          return reply.status(201).send(toView(result.value))
+      }
     },
   )
 
@@ -225,11 +232,19 @@ export const aliasDomainRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (a
       },
     },
     async (request) => {
-      await configCache.refresh()
-      const aliasDomain = apply(find(request.params.id), request.body, now())
-      await configStore.putAliasDomain(aliasDomain)
-      await configCache.refresh()
-      return toView(aliasDomain)
+      const { id } = request.params
+      const result = await configStore.updateAliasDomain(id, (current) =>
+        apply(current, request.body, now()),
+      )
+      switch (result.status) {
+        case 'missing':
+          throw notFound(id)
+        case 'name-taken':
+          throw nameTaken(sanitizeAliasDomainName(request.body.name ?? '') ?? '')
+        case 'ok':
+          await configCache.refresh()
+          return toView(result.value)
+      }
     },
   )
 
@@ -269,15 +284,17 @@ export const aliasDomainRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (a
           field: 'selector',
         })
       }
-      await configCache.refresh()
-      const aliasDomain = find(request.params.id)
-      const keys = aliasDomain.dkimKeys ?? []
-      if (keys.some((key) => key.selector === selector)) {
-        throw new AppError(
-          'DKIM_SELECTOR_EXISTS',
-          `${aliasDomain.name} has a key under the selector ${selector}`,
-        )
+      const refuseTakenSelector = (aliasDomain: AliasDomainRecord) => {
+        if ((aliasDomain.dkimKeys ?? []).some((key) => key.selector === selector)) {
+          throw new AppError(
+            'DKIM_SELECTOR_EXISTS',
+            `${aliasDomain.name} has a key under the selector ${selector}`,
+          )
+        }
       }
+      // Answered before the (slow) key generation; the write checks again.
+      await configCache.refresh()
+      refuseTakenSelector(find(request.params.id))
       const algorithm = request.body.algorithm ?? 'rsa'
       const generated = generateDkimKey(algorithm)
       const at = now()
@@ -288,14 +305,28 @@ export const aliasDomainRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (a
         publicKey: generated.publicKey,
         createdAt: at.toISOString(),
       }
-      await configStore.putAliasDomain({
-        ...aliasDomain,
-        dkimKeys: [...keys, key],
-        updatedAt: at.toISOString(),
+      const result = await configStore.updateAliasDomain(request.params.id, (current) => {
+        refuseTakenSelector(current)
+        return {
+          ...current,
+          dkimKeys: [...(current.dkimKeys ?? []), key],
+          updatedAt: at.toISOString(),
+        }
       })
+      switch (result.status) {
+        case 'missing':
+          throw notFound(request.params.id)
+        case 'name-taken':
+          throw new Error('the alias domain name did not change, yet it was found taken')
+        case 'ok':
+          break
+      }
       await configCache.refresh()
-      request.log.info({ aliasDomainId: aliasDomain.id, selector, algorithm }, 'DKIM key created')
-      return reply.status(201).send(dkimView(key, aliasAddresses(aliasDomain).domain))
+      request.log.info(
+        { aliasDomainId: request.params.id, selector, algorithm },
+        'DKIM key created',
+      )
+      return reply.status(201).send(dkimView(key, aliasAddresses(result.value).domain))
     },
   )
 
@@ -349,20 +380,26 @@ export const aliasDomainRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (a
       },
     },
     async (request, reply) => {
-      await configCache.refresh()
-      const aliasDomain = find(request.params.id)
-      const keys = aliasDomain.dkimKeys ?? []
-      if (!keys.some((key) => key.selector === request.params.selector)) {
-        throw new AppError(
-          'DKIM_KEY_NOT_FOUND',
-          `${aliasDomain.name} has no key under ${request.params.selector}`,
-        )
-      }
-      await configStore.putAliasDomain({
-        ...aliasDomain,
-        dkimKeys: keys.filter((key) => key.selector !== request.params.selector),
-        updatedAt: now().toISOString(),
+      const { id, selector } = request.params
+      const result = await configStore.updateAliasDomain(id, (current) => {
+        const keys = current.dkimKeys ?? []
+        if (!keys.some((key) => key.selector === selector)) {
+          throw new AppError('DKIM_KEY_NOT_FOUND', `${current.name} has no key under ${selector}`)
+        }
+        return {
+          ...current,
+          dkimKeys: keys.filter((key) => key.selector !== selector),
+          updatedAt: now().toISOString(),
+        }
       })
+      switch (result.status) {
+        case 'missing':
+          throw notFound(id)
+        case 'name-taken':
+          throw new Error('the alias domain name did not change, yet it was found taken')
+        case 'ok':
+          break
+      }
       await configCache.refresh()
       return reply.status(204).send(null)
     },
@@ -381,8 +418,7 @@ export const aliasDomainRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (a
     },
     async (request, reply) => {
       const result = await configStore.deleteAliasDomain(request.params.id)
-      if (result === 'missing')
-        throw new AppError('ALIAS_DOMAIN_NOT_FOUND', `no alias domain ${request.params.id}`)
+      if (result === 'missing') throw notFound(request.params.id)
       if (result === 'referenced')
         throw new AppError('ALIAS_DOMAIN_IN_USE', 'a company uses this alias domain')
       await configCache.refresh()

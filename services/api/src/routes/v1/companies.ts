@@ -3,6 +3,7 @@ import { Type, type Static } from 'typebox'
 import type { Company } from '@outbound/store'
 import type { ConfigDeps } from '../../config-deps.js'
 import { AppError } from '../../errors.js'
+import { refuseUnsafeCharacters } from '../../header-safe.js'
 import { errorResponses, IdParams, MAX_COMPANIES, Nullable } from './config-schemas.js'
 
 const CreateCompanySchema = Type.Object(
@@ -33,17 +34,12 @@ export const companyRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (app, 
   const { configStore, configCache, newId, now } = deps
   const tags = ['companies']
 
-  async function save(company: Company): Promise<Company> {
-    if ((await configStore.putCompany(company)) === 'missing-reference') {
-      throw new AppError('UNKNOWN_ALIAS_DOMAIN', `no alias domain ${company.aliasDomainId ?? ''}`, {
-        field: 'aliasDomainId',
-      })
-    }
-    await configCache.refresh()
-    return company
-  }
+  const unknownAliasDomain = (id: string | null | undefined) =>
+    new AppError('UNKNOWN_ALIAS_DOMAIN', `no alias domain ${id ?? ''}`, { field: 'aliasDomainId' })
 
   function apply(base: Company, change: Static<typeof UpdateCompanySchema>, at: Date): Company {
+    // The name is the Reply-To display name of the company's mail.
+    if (change.name !== undefined) refuseUnsafeCharacters(change.name, 'name')
     return {
       ...base,
       ...(change.name === undefined ? {} : { name: change.name.trim() }),
@@ -82,10 +78,6 @@ export const companyRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (app, 
       },
     },
     async (request, reply) => {
-      await configCache.refresh()
-      if (configCache.current().companies.length >= MAX_COMPANIES) {
-        throw new AppError('TOO_MANY_OBJECTS', `at most ${MAX_COMPANIES} companies`)
-      }
       const at = now()
       const blank: Company = {
         id: newId('co'),
@@ -94,7 +86,16 @@ export const companyRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (app, 
         createdAt: at.toISOString(),
         updatedAt: at.toISOString(),
       }
-      return reply.status(201).send(await save(apply(blank, request.body, at)))
+      const result = await configStore.createCompany(apply(blank, request.body, at), MAX_COMPANIES)
+      switch (result.status) {
+        case 'limit':
+          throw new AppError('TOO_MANY_OBJECTS', `at most ${MAX_COMPANIES} companies`)
+        case 'missing-reference':
+          throw unknownAliasDomain(request.body.aliasDomainId)
+        case 'ok':
+          await configCache.refresh()
+          return reply.status(201).send(result.value)
+      }
     },
   )
 
@@ -125,8 +126,18 @@ export const companyRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (app, 
       },
     },
     async (request) => {
-      await configCache.refresh()
-      return await save(apply(find(request.params.id), request.body, now()))
+      const result = await configStore.updateCompany(request.params.id, (current) =>
+        apply(current, request.body, now()),
+      )
+      switch (result.status) {
+        case 'missing':
+          throw new AppError('COMPANY_NOT_FOUND', `no company ${request.params.id}`)
+        case 'missing-reference':
+          throw unknownAliasDomain(request.body.aliasDomainId)
+        case 'ok':
+          await configCache.refresh()
+          return result.value
+      }
     },
   )
 

@@ -3,10 +3,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type, type Static } from 'typebox'
 import { toAsciiHostname } from '@outbound/address'
 import { parseFromFilter, prepareServers } from '@outbound/routing'
-import { openSecret, openSecretWithAny, sealSecret } from '@outbound/secrets'
+import { openSecretWithAny, sealSecret } from '@outbound/secrets'
 import { type OutgoingServer, SECURITIES } from '@outbound/store'
 import type { ConfigDeps } from '../../config-deps.js'
 import { AppError } from '../../errors.js'
+import { refuseUnsafeCharacters } from '../../header-safe.js'
 import { testConnection } from '../../test-connection.js'
 import { errorResponses, IdParams, MAX_SERVERS, Nullable } from './config-schemas.js'
 
@@ -124,6 +125,16 @@ function checkFromFilter(filter: string | null): string | null {
   return filter.trim() === '' ? null : filter.trim()
 }
 
+function opensWith(sealed: string, keys: readonly Buffer[]): boolean {
+  try {
+    openSecretWithAny(sealed, keys)
+    return true
+  } catch {
+    // Sealed with none of these keys: that is the answer.
+    return false
+  }
+}
+
 export const serverRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (app, deps) => {
   const { configStore, configCache, newId, now, secretKey } = deps
 
@@ -139,6 +150,7 @@ export const serverRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (app, d
   }
 
   function apply(base: OutgoingServer, change: UpdateServer, at: Date): OutgoingServer {
+    if (change.name !== undefined) refuseUnsafeCharacters(change.name, 'name')
     return {
       ...base,
       ...(change.name === undefined ? {} : { name: change.name.trim() }),
@@ -201,9 +213,6 @@ export const serverRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (app, d
       },
     },
     async (request, reply) => {
-      if (configCache.current().servers.length >= MAX_SERVERS) {
-        throw new AppError('TOO_MANY_OBJECTS', `at most ${MAX_SERVERS} outgoing servers`)
-      }
       const at = now()
       const blank: OutgoingServer = {
         id: newId('srv'),
@@ -222,7 +231,9 @@ export const serverRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (app, d
         updatedAt: at.toISOString(),
       }
       const server = apply(blank, request.body, at)
-      await configStore.putServer(server)
+      if ((await configStore.createServer(server, MAX_SERVERS)).status === 'limit') {
+        throw new AppError('TOO_MANY_OBJECTS', `at most ${MAX_SERVERS} outgoing servers`)
+      }
       await configCache.refresh()
       request.log.info({ serverId: server.id }, 'outgoing server added')
       return reply.status(201).send(toView(server))
@@ -256,12 +267,15 @@ export const serverRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (app, d
       },
     },
     async (request) => {
+      const result = await configStore.updateServer(request.params.id, (current) =>
+        apply(current, request.body, now()),
+      )
+      if (result.status === 'missing') {
+        throw new AppError('SERVER_NOT_FOUND', `no outgoing server ${request.params.id}`)
+      }
       await configCache.refresh()
-      const server = apply(find(request.params.id), request.body, now())
-      await configStore.putServer(server)
-      await configCache.refresh()
-      request.log.info({ serverId: server.id }, 'outgoing server changed')
-      return toView(server)
+      request.log.info({ serverId: request.params.id }, 'outgoing server changed')
+      return toView(result.value)
     },
   )
 
@@ -316,27 +330,31 @@ export const serverRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (app, d
         throw new AppError('SECRET_KEY_MISSING', 'set OUTBOUND_SECRET_KEY to the new key first')
       }
       await configCache.refresh()
+      const keys = [secretKey, ...deps.previousSecretKeys]
       let resealed = 0
       const unreadable: string[] = []
       for (const server of configCache.current().servers) {
-        if (server.passwordSealed === null) continue
-        try {
-          openSecret(server.passwordSealed, secretKey)
-          continue // already under the current key
-        } catch {
-          // Sealed with an older key: open it with one of them below.
+        if (server.passwordSealed === null || opensWith(server.passwordSealed, [secretKey])) {
+          continue
         }
-        try {
-          const password = openSecretWithAny(server.passwordSealed, deps.previousSecretKeys)
-          await configStore.putServer({
-            ...server,
-            passwordSealed: sealSecret(password, secretKey),
-            updatedAt: now().toISOString(),
-          })
-          resealed += 1
-        } catch {
+        if (!opensWith(server.passwordSealed, deps.previousSecretKeys)) {
           unreadable.push(server.id)
+          continue
         }
+        // Sealed again from what is stored at the time of the write (a PATCH may have come first).
+        const result = await configStore.updateServer(server.id, (current) =>
+          current.passwordSealed === null || !opensWith(current.passwordSealed, keys)
+            ? current
+            : {
+                ...current,
+                passwordSealed: sealSecret(
+                  openSecretWithAny(current.passwordSealed, keys),
+                  secretKey,
+                ),
+                updatedAt: now().toISOString(),
+              },
+        )
+        if (result.status === 'ok') resealed += 1
       }
       await configCache.refresh()
       request.log.info({ resealed, unreadable: unreadable.length }, 'passwords resealed')

@@ -153,19 +153,16 @@ export const settingsRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (app,
       },
     },
     async (request) => {
-      await configCache.refresh()
-      const settings = apply(configCache.current().settings, request.body)
-      if ((await configStore.putSettings(settings)) === 'missing-reference') {
+      const result = await configStore.updateSettings((current) => apply(current, request.body))
+      if (result.status === 'missing-reference') {
         throw new AppError(
           'UNKNOWN_SERVER',
-          `no outgoing server ${settings.massDedicatedServerId ?? ''}`,
-          {
-            field: 'massDedicatedServerId',
-          },
+          `no outgoing server ${request.body.massDedicatedServerId ?? ''}`,
+          { field: 'massDedicatedServerId' },
         )
       }
       await configCache.refresh()
-      return settings
+      return result.value
     },
   )
 }
