@@ -162,6 +162,19 @@ describe('the Idempotency-Key header', () => {
   })
 })
 
+describe('requests Node refuses', () => {
+  it('answers headers over 16 KiB with 431 HEADERS_TOO_LARGE and closes', async () => {
+    const port = await listening(await h.makeApp())
+    const { closed } = rawRequest(
+      port,
+      post('/v1/emails', `X-Big: ${'b'.repeat(20_000)}\r\n`, valid),
+    )
+    const { answer } = await withTimeout(closed, 15_000, 'the connection stayed open')
+    expect(answer).toMatch(/^HTTP\/1\.1 431 /)
+    expect(errorBody(answer)).toMatchObject({ statusCode: 431, code: 'HEADERS_TOO_LARGE' })
+  })
+})
+
 describe('JSON bodies', () => {
   let app: App
   beforeEach(async () => {
