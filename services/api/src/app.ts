@@ -47,7 +47,7 @@ export type ServerTimeouts = {
   checkIntervalMs: number
 }
 
-export const DEFAULT_SERVER_TIMEOUTS: ServerTimeouts = {
+const DEFAULT_SERVER_TIMEOUTS: ServerTimeouts = {
   requestMs: 30_000,
   headersMs: 10_000,
   idleMs: 60_000,
@@ -56,7 +56,7 @@ export const DEFAULT_SERVER_TIMEOUTS: ServerTimeouts = {
 }
 
 // No request of this API nests deeper than a few levels; JSON.parse of deep nesting costs seconds.
-export const MAX_JSON_DEPTH = 32
+const MAX_JSON_DEPTH = 32
 // Values an email may hold beyond its recipients and attachments: its fields, 50 headers and 50
 // metadata entries (a name and a value each), 20 tags, with room to spare.
 const JSON_VALUES_PER_EMAIL = 300
