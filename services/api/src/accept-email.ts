@@ -25,15 +25,18 @@ export type AcceptDeps = {
 export type Idempotency = { scope: string; key: string; body: unknown }
 
 const MAX_IDEMPOTENCY_KEY_CHARS = 256
+// Visible ASCII, and spaces inside (HTTP trims them at the ends): a key is an opaque token that
+// clients print and log, and a TAB or a Latin-1 byte in it is a client bug, not a different key.
+const IDEMPOTENCY_KEY = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/
 
 /** The Idempotency-Key header, checked; undefined when absent. */
 export function readIdempotencyKey(header: string | string[] | undefined): string | undefined {
   if (header === undefined) return undefined
   const key = Array.isArray(header) ? header.join(',') : header
-  if (key.trim() === '' || key.length > MAX_IDEMPOTENCY_KEY_CHARS) {
+  if (key.length > MAX_IDEMPOTENCY_KEY_CHARS || !IDEMPOTENCY_KEY.test(key)) {
     throw new AppError(
       'INVALID_IDEMPOTENCY_KEY',
-      `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_CHARS} characters`,
+      `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_CHARS} visible ASCII characters (spaces inside allowed)`,
     )
   }
   return key

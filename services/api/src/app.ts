@@ -9,6 +9,10 @@ import type {
   MessageStore,
   QuotaStore,
 } from '@outbound/store'
+import { answerClientError } from './answer-client-error.js'
+import { checkJsonBounds } from './check-json-bounds.js'
+import { AppError } from './errors.js'
+import { MAX_BATCH_SIZE } from './routes/v1/email-schemas.js'
 import { bounceRoutes } from './routes/v1/bounces.js'
 import { suppressionRoutes } from './routes/v1/suppressions.js'
 import { rateLimits } from './plugins/rate-limit.js'
@@ -28,6 +32,34 @@ import { serverRoutes } from './routes/v1/servers.js'
 import { settingsRoutes } from './routes/v1/settings.js'
 
 export type IdKind = 'msg' | 'srv' | 'ad' | 'co'
+
+/** How long the HTTP server waits on a client, in milliseconds (README, Configuration). */
+export type ServerTimeouts = {
+  /** The whole request, headers and body, must arrive within this (408 REQUEST_TIMEOUT). */
+  requestMs: number
+  /** The headers must arrive within this. */
+  headersMs: number
+  /** A connection on which nothing moves either way for this long is closed. */
+  idleMs: number
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveMs: number
+  /** How often Node looks for requests past requestMs or headersMs. */
+  checkIntervalMs: number
+}
+
+const DEFAULT_SERVER_TIMEOUTS: ServerTimeouts = {
+  requestMs: 30_000,
+  headersMs: 10_000,
+  idleMs: 60_000,
+  keepAliveMs: 5_000,
+  checkIntervalMs: 1_000,
+}
+
+// No request of this API nests deeper than a few levels; JSON.parse of deep nesting costs seconds.
+const MAX_JSON_DEPTH = 32
+// Values an email may hold beyond its recipients and attachments: its fields, 50 headers and 50
+// metadata entries (a name and a value each), 20 tags, with room to spare.
+const JSON_VALUES_PER_EMAIL = 300
 
 export type AppDeps = {
   config: Pick<
@@ -57,14 +89,62 @@ export type AppDeps = {
   extraCa?: Buffer
   /** TXT lookups for the DNS checks. */
   resolveTxt: ResolveTxt
+  /** The HTTP server's timeouts; DEFAULT_SERVER_TIMEOUTS for those not given. */
+  timeouts?: Partial<ServerTimeouts>
+}
+
+/**
+ * The most JSON values a body may hold: a full batch at the configured limits fits. Counting them
+ * bounds the time JSON.parse blocks the event loop (about a microsecond per array or object).
+ */
+function maxJsonValues(limits: AppDeps['config']['limits']): number {
+  return MAX_BATCH_SIZE * (JSON_VALUES_PER_EMAIL + limits.recipients + 4 * limits.attachments)
 }
 
 /** The fully registered API, not listening: main.ts listens, tests inject(). */
 export async function buildApp(deps: AppDeps) {
-  const app = Fastify(deps.logger === false ? { logger: false } : { loggerInstance: deps.logger })
+  const timeouts = { ...DEFAULT_SERVER_TIMEOUTS, ...deps.timeouts }
+  const app = Fastify({
+    ...(deps.logger === false ? { logger: false } : { loggerInstance: deps.logger }),
+    // Fastify turns Node's request timeout off by default: a dripping body held a connection open
+    // for ever. Node checks requestTimeout and headersTimeout every connectionsCheckingInterval.
+    requestTimeout: timeouts.requestMs,
+    connectionTimeout: timeouts.idleMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    http: {
+      headersTimeout: Math.min(timeouts.headersMs, timeouts.requestMs),
+      connectionsCheckingInterval: timeouts.checkIntervalMs,
+    },
+    clientErrorHandler: answerClientError,
+  })
     .setValidatorCompiler(TypeBoxValidatorCompiler)
     .withTypeProvider<TypeBoxTypeProvider>()
   const now = deps.now ?? (() => new Date())
+
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  const jsonBounds = { maxDepth: MAX_JSON_DEPTH, maxValues: maxJsonValues(deps.config.limits) }
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8')
+    const bounds = checkJsonBounds(text, jsonBounds)
+    if (!bounds.ok) {
+      done(
+        bounds.exceeded === 'depth'
+          ? new AppError('VALIDATION_FAILED', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`, {
+              field: 'body',
+            })
+          : new AppError(
+              'PAYLOAD_TOO_LARGE',
+              `the body holds more than ${jsonBounds.maxValues} JSON values`,
+              { field: 'body', limitValues: jsonBounds.maxValues },
+            ),
+        undefined,
+      )
+      return
+    }
+    // Fastify's default JSON parser answers through done() and returns nothing.
+    void parseJson(request, text, done)
+  })
 
   await app.register(errorHandler)
   await app.register(openapi)

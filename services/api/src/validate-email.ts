@@ -31,13 +31,13 @@ const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,76}$/
 // Headers the service writes itself (CONTRACT.md), and its own trace and signature headers.
 const OWNED_HEADER =
   /^(from|to|cc|bcc|subject|reply-to|sender|return-path|date|message-id|mime-version|content-.*|x-outbound-.*|dkim-signature)$/i
-// Any C0 control but TAB, DEL, and the Unicode line and paragraph separators.
-// eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
-const HEADER_UNSAFE = /[\u0000-\u0008\u000a-\u001f\u007f\u2028\u2029]/u
-// eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
-const FILENAME_UNSAFE = /[\u0000-\u001f\u007f\u2028\u2029]/u
+// Characters refused in anything that reaches a header: C0 controls but TAB, DEL, C1 controls,
+// the Unicode line and paragraph separators, and the bidi marks, embeddings, overrides and isolates
+// that make `invoice\u202Egpj.exe` display as `invoiceexe.jpg` (Unicode TR #9, TR #36 §2.4).
+const UNSAFE_CHARS =
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+  /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u
 const CONTENT_TYPE = /^[a-z0-9!#$&^_.+-]{1,127}\/[a-z0-9!#$&^_.+-]{1,127}$/i
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 // ISO-8601 date-time with seconds optional, fraction optional, and a zone (Z or ±hh:mm).
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/
 
@@ -47,6 +47,14 @@ function asList(value: string | string[] | undefined): string[] {
 }
 
 function mailbox(input: string, field: string): Mailbox {
+  // parseMailbox refuses most of these too, but not all (the isolates, U+061C, U+2028/2029).
+  if (UNSAFE_CHARS.test(input)) {
+    throw new AppError(
+      'INVALID_ADDRESS',
+      `${field} contains a control character or a bidi mark, override or isolate`,
+      { field },
+    )
+  }
   const parsed = parseMailbox(input)
   if (parsed === null) {
     throw new AppError('INVALID_ADDRESS', `${field} is not a valid email address`, { field })
@@ -55,10 +63,12 @@ function mailbox(input: string, field: string): Mailbox {
 }
 
 function checkHeaderValue(value: string, field: string): void {
-  if (HEADER_UNSAFE.test(value)) {
-    throw new AppError('INVALID_HEADER', `${field} contains CR, LF or a control character`, {
-      field,
-    })
+  if (UNSAFE_CHARS.test(value)) {
+    throw new AppError(
+      'INVALID_HEADER',
+      `${field} contains CR, LF, a control character or a bidi mark, override or isolate`,
+      { field },
+    )
   }
 }
 
@@ -81,6 +91,35 @@ function validateHeaders(headers: Record<string, string>): Record<string, string
   return headers
 }
 
+const BASE64_ALPHABET = new Uint8Array(128)
+for (const char of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/') {
+  BASE64_ALPHABET[char.charCodeAt(0)] = 1
+}
+const CR = 13
+const LF = 10
+const PAD = 61 // '='
+
+/**
+ * The decoded size of strict base64 (RFC 4648 §4: the alphabet, length a multiple of 4, at most two
+ * `=` at the end); null when it is not. One pass, no regex: a regex over megabytes overflows the stack.
+ */
+function base64DecodedBytes(content: string): number | null {
+  let chars = 0
+  let padding = 0
+  for (let i = 0; i < content.length; i++) {
+    const code = content.charCodeAt(i)
+    if (code === CR || code === LF) continue
+    if (code === PAD) {
+      padding++
+    } else if (padding > 0 || code >= 128 || BASE64_ALPHABET[code] !== 1) {
+      return null
+    }
+    chars++
+  }
+  if (chars % 4 !== 0 || padding > 2) return null
+  return (chars / 4) * 3 - padding
+}
+
 function validateAttachments(
   attachments: NonNullable<SendEmail['attachments']>,
   limits: SendLimits,
@@ -94,21 +133,30 @@ function validateAttachments(
   let totalBytes = 0
   return attachments.map((attachment, index) => {
     const field = `attachments[${index}]`
-    if (FILENAME_UNSAFE.test(attachment.filename)) {
-      throw new AppError('INVALID_ATTACHMENT', `${field}.filename contains a control character`, {
-        field,
-      })
+    // Tabs too: a filename is a MIME parameter, and nothing in it should be invisible.
+    if (UNSAFE_CHARS.test(attachment.filename) || attachment.filename.includes('\t')) {
+      throw new AppError(
+        'INVALID_ATTACHMENT',
+        `${field}.filename contains a control character or a bidi mark, override or isolate`,
+        { field: `${field}.filename` },
+      )
     }
     const contentType = attachment.contentType ?? null
     if (contentType !== null && !CONTENT_TYPE.test(contentType)) {
-      throw new AppError('INVALID_ATTACHMENT', `${field}.contentType is not a MIME type`, { field })
+      throw new AppError('INVALID_ATTACHMENT', `${field}.contentType is not a MIME type`, {
+        field: `${field}.contentType`,
+      })
     }
     // Line breaks are common in base64 from MIME tools; anything else makes it invalid.
-    const content = attachment.content.replace(/[\r\n]/g, '')
-    if (!BASE64.test(content)) {
-      throw new AppError('INVALID_ATTACHMENT', `${field}.content is not valid base64`, { field })
+    const sizeBytes = base64DecodedBytes(attachment.content)
+    if (sizeBytes === null) {
+      throw new AppError(
+        'INVALID_ATTACHMENT',
+        `${field}.content is not base64 (A-Z, a-z, 0-9, +, /, in groups of 4, = padding)`,
+        { field: `${field}.content` },
+      )
     }
-    totalBytes += (content.length / 4) * 3 - (content.match(/=+$/)?.[0].length ?? 0)
+    totalBytes += sizeBytes
     if (totalBytes > limits.attachmentBytes) {
       throw new AppError(
         'PAYLOAD_TOO_LARGE',
@@ -116,6 +164,9 @@ function validateAttachments(
         { field: 'attachments', limitBytes: limits.attachmentBytes },
       )
     }
+    const content = /[\r\n]/.test(attachment.content)
+      ? attachment.content.replace(/[\r\n]/g, '')
+      : attachment.content
     return { filename: attachment.filename, contentType, content }
   })
 }

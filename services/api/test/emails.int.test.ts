@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { createMessageStore } from '@outbound/store'
 import { type App, ApiHarness } from './helpers/api-harness.js'
 
 const h = new ApiHarness()
@@ -105,6 +106,12 @@ describe('POST /v1/emails', () => {
       'INVALID_ATTACHMENT',
       { attachments: [{ filename: 'a\n.txt', content: 'aGk=' }] },
     ],
+    [
+      'a filename with a right-to-left override',
+      400,
+      'INVALID_ATTACHMENT',
+      { attachments: [{ filename: 'invoice\u202egpj.exe', content: 'aGk=' }] },
+    ],
     ['a bad scheduledAt', 400, 'INVALID_SCHEDULED_AT', { scheduledAt: 'tomorrow' }],
     [
       'a scheduledAt without a zone',
@@ -141,6 +148,34 @@ describe('POST /v1/emails', () => {
     const response = await send({ ...valid, attachments: [{ filename: 'big.bin', content }] })
     expect(response.statusCode).toBe(413)
     expect(response.json()).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' })
+  })
+
+  // The base64 check was a regex over the whole payload: above ~3.1 MiB it overflowed the stack (500).
+  it('accepts and stores a 9.5 MiB attachment, and refuses an 11 MiB one with 413', async () => {
+    const bytes = Buffer.alloc(9.5 * 1024 * 1024)
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7919) % 251
+    const attachment = { filename: 'scan.pdf', contentType: 'application/pdf' }
+    const response = await send({
+      ...valid,
+      attachments: [{ ...attachment, content: bytes.toString('base64') }],
+    })
+    expect(response.statusCode).toBe(202)
+    const { id } = response.json<{ id: string }>()
+    expect((await h.queues.transactional.getJob(id))?.data).toEqual({ messageId: id })
+    const stored = await createMessageStore(h.redis, h.prefix).getMessageContent(id)
+    const [first] = stored?.attachments ?? []
+    expect(first?.filename).toBe('scan.pdf')
+    expect(Buffer.from(first?.content ?? '', 'base64').equals(bytes)).toBe(true)
+
+    const tooBig = await send({
+      ...valid,
+      attachments: [{ ...attachment, content: Buffer.alloc(11 * 1024 * 1024).toString('base64') }],
+    })
+    expect(tooBig.statusCode).toBe(413)
+    expect(tooBig.json()).toMatchObject({
+      code: 'PAYLOAD_TOO_LARGE',
+      details: { field: 'attachments', limitBytes: 10 * 1024 * 1024 },
+    })
   })
 
   it('refuses a body that is not JSON', async () => {

@@ -12,8 +12,7 @@ import {
   createBounceStore,
 } from '@outbound/store'
 import { deleteKeysWithPrefix, startTestRedis, testPrefix, type TestRedis } from '@outbound/testing'
-import { buildApp } from '../../src/app.js'
-import type { ResolveTxt } from '../../src/dns-check.js'
+import { type AppDeps, buildApp } from '../../src/app.js'
 
 export type App = Awaited<ReturnType<typeof buildApp>>
 type Queues = { transactional: Queue<DeliverJobData>; mass: Queue<DeliverJobData> }
@@ -84,7 +83,7 @@ export class ApiHarness {
   /** An API over this test's prefix, configured from `env` as the process would be. */
   async makeApp(
     env: Record<string, string> = {},
-    extra: { extraCa?: Buffer; resolveTxt?: ResolveTxt } = {},
+    extra: Partial<Pick<AppDeps, 'extraCa' | 'resolveTxt' | 'timeouts'>> = {},
   ): Promise<App> {
     const { redis, prefix } = this
     const app = await buildApp({

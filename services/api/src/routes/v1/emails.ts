@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { setImmediate } from 'node:timers/promises'
 import { Type } from 'typebox'
 import { Compile } from 'typebox/compile'
 import type { SendLimits } from '@outbound/config'
@@ -151,15 +152,19 @@ export const emailRoutes: FastifyPluginAsyncTypebox<EmailRoutesOptions> = async 
         if (err instanceof AppError && err.statusCode < 500) return err
         throw err
       }
-      const validated = emails.map((item, index) => {
+      const validated: (ValidatedEmail | AppError)[] = []
+      for (const [index, item] of emails.entries()) {
         try {
           if (!sendEmailValidator.Check(item))
             throw schemaError(sendEmailValidator.Errors(item), `emails[${index}]`)
-          return validateEmail(item, limits, at)
+          validated.push(validateEmail(item, limits, at))
         } catch (err) {
-          return itemError(err)
+          validated.push(itemError(err))
         }
-      })
+        // One item's checks per turn of the event loop: a full 50 MiB batch would otherwise hold
+        // other requests for its whole validation.
+        await setImmediate()
+      }
       const valid = validated.filter((item): item is ValidatedEmail => !(item instanceof AppError))
       const marked = await markSuppressed(options.bounces, valid)
       let next = 0
