@@ -66,8 +66,39 @@ describe('classifyFailure: SMTP replies from real servers', () => {
       'spam',
       'soft',
       true,
-      'spam-text',
+      'spam-policy',
     ],
+    // Broke: the user-unknown text rule ran before the policy code, so this was a hard bounce.
+    [
+      '550 5.7.1 <ann@example.com>: Recipient address rejected: Access denied',
+      'policy',
+      'soft',
+      true,
+      'policy',
+    ],
+    // Broke: "Recipient address rejected" alone was read as an unknown user.
+    [
+      '550 5.4.1 <ann@example.com>: Recipient address rejected: Access denied',
+      'policy',
+      'soft',
+      true,
+      'access-denied-text',
+    ],
+    [
+      '553 5.1.0 SMTP error from remote mail server after MAIL FROM:<bounce@shop.example>: sender rejected',
+      'policy',
+      'soft',
+      true,
+      'sender-refused-text',
+    ],
+    [
+      '550 User some.name (ann@example.com) not listed in Domino Directory',
+      'user_unknown',
+      'hard',
+      true,
+      'user-unknown-text',
+    ],
+    ['554 Spam detected, message rejected', 'spam', 'soft', true, 'spam-text'],
     [
       "550 5.7.26 Unauthenticated email from example.com is not accepted due to domain's DMARC policy",
       'policy',

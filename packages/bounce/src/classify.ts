@@ -41,15 +41,24 @@ type Rule = {
   /** The reply or status this rule was written for (RFC 3463 or an MTA's wording). */
   example: string
   reason: BounceReason
-  /** Matches the enhanced code (class digit replaced by x) … */
+  /** The enhanced code must match (class digit replaced by x) … */
   enhanced?: RegExp
-  /** … or the text (only when the enhanced code says nothing more specific). */
+  /** … and the text must match; a rule with both needs both. */
   text?: RegExp
   /** Only for this class of failure. */
   when?: 'permanent' | 'temporary'
 }
 
-// First match wins. Enhanced codes are tried before texts: `x.1.1` is more reliable than words.
+const SPAM_TEXT =
+  /spam|blacklist|blocklist|block ?list|(?<!not )listed (at|on|in)|reputation|junk|banned sending ip/i
+const RATE_TEXT =
+  /too many|rate ?limit|throttl|slow down|try again later|temporarily deferred|frequency limit/i
+
+// First match wins. The enhanced code decides first: `x.1.1` is more reliable than words. Then a
+// policy code (x.7.x) keeps the failure about the sender (policy, spam, rate), whatever the text
+// says of the recipient ("550 5.7.1 <x>: Recipient address rejected: Access denied" is Postfix
+// refusing the sender, not an unknown user). Texts decide only where the code says nothing more
+// specific (none, or x.0.0 / x.1.0 / x.4.1 …).
 export const RULES: readonly Rule[] = [
   {
     name: 'mailbox-unknown',
@@ -59,7 +68,7 @@ export const RULES: readonly Rule[] = [
   },
   {
     name: 'mailbox-moved',
-    example: '551 5.1.6 Recipient address has changed',
+    example: '551 5.1.6 Recipient address has changed / 550 5.1.6 recipient no longer on server',
     reason: 'user_unknown',
     enhanced: /^x\.1\.6$/,
   },
@@ -76,6 +85,13 @@ export const RULES: readonly Rule[] = [
     reason: 'host_unknown',
     enhanced: /^x\.(1\.2|4\.4)$/,
     when: 'permanent',
+  },
+  {
+    name: 'sender-address',
+    example:
+      "550 5.1.7 No such domain (our sender's) / 553 5.1.8 Sender address domain does not exist",
+    reason: 'policy',
+    enhanced: /^x\.1\.(7|8)$/,
   },
   {
     name: 'mailbox-full',
@@ -103,22 +119,70 @@ export const RULES: readonly Rule[] = [
   },
   {
     name: 'spam-block',
-    example: '550 5.7.350 Remote server returned message detected as spam',
+    example:
+      '550 5.7.350 Remote server returned message detected as spam / 550 5.7.606 Access denied, banned sending IP',
     reason: 'spam',
-    enhanced: /^x\.7\.(350|512|708)$/,
+    enhanced: /^x\.7\.(350|512|708|6[0-4]\d)$/,
   },
   {
-    name: 'user-unknown-text',
-    example: '550 No such user here / 550 Requested action not taken: mailbox unavailable',
-    reason: 'user_unknown',
-    text: /no such (user|mailbox|recipient)|user (unknown|not found|doesn't exist)|unknown (user|recipient|mailbox)|does not exist|invalid (recipient|mailbox|address)|mailbox (unavailable|not found)|recipient address rejected|address rejected|no mailbox here|account (has been )?disabled/i,
-    when: 'permanent',
+    name: 'spam-policy',
+    example:
+      '554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org',
+    reason: 'spam',
+    enhanced: /^x\.7\.\d+$/,
+    text: SPAM_TEXT,
+  },
+  {
+    name: 'rate-limited-policy',
+    example: '450 4.7.1 Too many messages from your IP, slow down',
+    reason: 'rate_limited',
+    enhanced: /^x\.7\.\d+$/,
+    text: RATE_TEXT,
+  },
+  {
+    name: 'policy',
+    example: '550 5.7.1 <x>: Recipient address rejected: Access denied / 550 5.7.26 DMARC policy',
+    reason: 'policy',
+    enhanced: /^x\.7\.\d+$/,
+  },
+  {
+    name: 'expired-text',
+    example: 'retry timeout exceeded / delivery time expired / too long in queue',
+    reason: 'expired',
+    text: /expired|retry time(out)? (exceeded|reached)|too long in (the )?queue|could not be delivered within/i,
+  },
+  {
+    name: 'sender-refused-text',
+    example:
+      'SMTP error from remote mail server after MAIL FROM:<us@x> ... / 550 5.1.0 <us@x> sender rejected',
+    reason: 'policy',
+    text: /after MAIL FROM|in reply to MAIL FROM|sender (address )?(rejected|refused|denied|verify failed|blocked)|unroutable sender|From:\s+Domain is invalid/i,
   },
   {
     name: 'host-unknown-text',
     example: 'Host or domain name not found. Name service error for name=example.invalid',
     reason: 'host_unknown',
-    text: /host (or domain name )?not found|domain (not found|does not exist)|no mx|name or service not known|unrouteable|nxdomain/i,
+    text: /host (or domain name )?not found|host unknown|unknown host|domain (not found|does not exist|unknown)|no such domain|no mx|name or service not known|unrouteable|nxdomain|unable to resolve|could not be resolved/i,
+    when: 'permanent',
+  },
+  {
+    name: 'spam-text',
+    example: '550 Message rejected as spam / listed at zen.spamhaus.org',
+    reason: 'spam',
+    text: SPAM_TEXT,
+  },
+  {
+    name: 'access-denied-text',
+    example:
+      '550 5.4.1 <x>: Recipient address rejected: Access denied / 554 Host network not allowed',
+    reason: 'policy',
+    text: /access denied|not (authori[sz]ed|permitted|allowed)|relay(ing)? (access )?(denied|not permitted)|authentication required|without authentication|reverse dns|rdns|ptr record|does not advertise AUTH/i,
+  },
+  {
+    name: 'user-unknown-text',
+    example: '550 No such user here / 550 Requested action not taken: mailbox unavailable',
+    reason: 'user_unknown',
+    text: /no such (user|mailbox|recipient)|user (unknown|not found|doesn't exist)|unknown (user|recipient|mailbox)|does not exist|invalid (recipient|mailbox|address)|mailbox (unavailable|not found)|no mailbox here|account (has been )?disabled|recipient name is not recognized|not listed in (the )?(Domino )?Directory|no valid recipients|no longer on server/i,
     when: 'permanent',
   },
   {
@@ -134,35 +198,16 @@ export const RULES: readonly Rule[] = [
     text: /(message|mail) (size|too (big|large))|size (limit|exceeds)|too large/i,
   },
   {
-    name: 'spam-text',
-    example: '554 5.7.1 Message rejected as spam / listed at zen.spamhaus.org',
-    reason: 'spam',
-    text: /spam|blacklist|blocklist|block ?list|listed (at|on|in)|reputation|junk/i,
-  },
-  {
     name: 'rate-limited-text',
-    example: '421 Too many connections / 450 Try again later, rate limited',
+    example: '421 Too many connections / 550 Ip frequency limited',
     reason: 'rate_limited',
-    text: /too many|rate ?limit|throttl|slow down|try again later|temporarily deferred/i,
-    when: 'temporary',
-  },
-  {
-    name: 'policy',
-    example: '550 5.7.1 Relaying denied / 550 5.7.26 DMARC policy',
-    reason: 'policy',
-    enhanced: /^x\.7\.\d+$/,
+    text: RATE_TEXT,
   },
   {
     name: 'policy-text',
-    example: '550 Sender verify failed / not authorized / SPF fail',
+    example: '550 Sender verify failed / SPF fail / message not accepted for policy reasons',
     reason: 'policy',
-    text: /policy|not (authori[sz]ed|permitted|allowed)|relay(ing)? (denied|not permitted)|dmarc|spf|dkim|authentication required/i,
-  },
-  {
-    name: 'expired-text',
-    example: 'delivery time expired / retry timeout exceeded',
-    reason: 'expired',
-    text: /expired|retry time(out)? (exceeded|reached)|too long in queue/i,
+    text: /policy|dmarc|spf|dkim/i,
   },
   {
     name: 'temporary',
@@ -197,10 +242,9 @@ export function classifyFailure(failure: Failure): Classification {
   for (const rule of RULES) {
     if (rule.when === 'permanent' && !permanent) continue
     if (rule.when === 'temporary' && permanent) continue
-    const byCode = rule.enhanced !== undefined && generic !== null && rule.enhanced.test(generic)
-    const byText = rule.text !== undefined && rule.text.test(failure.text)
-    const catchAll = rule.enhanced === undefined && rule.text === undefined
-    if (byCode || byText || catchAll) {
+    const byCode = rule.enhanced === undefined || (generic !== null && rule.enhanced.test(generic))
+    const byText = rule.text === undefined || rule.text.test(failure.text)
+    if (byCode && byText) {
       return {
         reason: rule.reason,
         permanent,
