@@ -34,6 +34,8 @@ const ORIGINAL_MARKERS = [
   /^-+ ?This is a copy of (the|your) message/im, // Exim
   /^-+ ?Original message/im, // Gmail
   /^-+ ?Undelivered message/im,
+  /^\s*-+ ?Unsent message follows/im, // Sendmail 5
+  /^Original message follows/im, // IMail
   /^-+ ?The header of the original message/im, // GMX
   /^-+ ?Returned Message/im, // Lotus Notes
   /^Original message headers:/im, // Exchange 2007 and later, Office 365
