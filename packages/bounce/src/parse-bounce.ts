@@ -262,9 +262,14 @@ export async function parseBounce(raw: Buffer): Promise<ParsedBounce | null> {
     .filter((index) => index !== undefined)
     .sort((a, b) => a - b)[0]
   const report = marker === undefined ? text : text.slice(0, marker)
-  const originalText = [...originals, marker === undefined ? '' : text.slice(marker), text].join(
-    '\n',
-  )
+  // Last, the raw message: an inline message/rfc822 part is merged into the body by mailparser,
+  // its headers (our X-Outbound-Message-Id) lost from `text`.
+  const originalText = [
+    ...originals,
+    marker === undefined ? '' : text.slice(marker),
+    text,
+    raw.toString('utf8'),
+  ].join('\n')
   const messageId = OUR_ID.exec(originalText)?.[1] ?? OUR_MESSAGE_ID.exec(originalText)?.[1] ?? null
 
   const dsn = reportRecipients(text)
