@@ -45,8 +45,11 @@ type Rule = {
   enhanced?: RegExp
   /** … and the text must match; a rule with both needs both. */
   text?: RegExp
-  /** Only for this class of failure. */
-  when?: 'permanent' | 'temporary'
+  /**
+   * Only for this class of failure; `gave-up`: a DSN Action "failed" with a 4.x.x status, an MTA
+   * that retried until it gave up (RFC 3464).
+   */
+  when?: 'permanent' | 'temporary' | 'gave-up'
 }
 
 const SPAM_TEXT =
@@ -60,6 +63,19 @@ const RATE_TEXT =
 // refusing the sender, not an unknown user). Texts decide only where the code says nothing more
 // specific (none, or x.0.0 / x.1.0 / x.4.1 …).
 export const RULES: readonly Rule[] = [
+  {
+    name: 'null-mx',
+    example:
+      "Status: 4.0.0 / The domain example.org doesn't receive email according to the administrator: returned Null MX",
+    reason: 'host_unknown',
+    text: /\bnull mx\b/i,
+  },
+  {
+    name: 'gave-up',
+    example: 'Action: failed / Status: 4.4.1 (retried until the queue lifetime ran out)',
+    reason: 'expired',
+    when: 'gave-up',
+  },
   {
     name: 'mailbox-unknown',
     example: '550 5.1.1 <ann@x>: Recipient address rejected: User unknown',
@@ -182,7 +198,7 @@ export const RULES: readonly Rule[] = [
     name: 'user-unknown-text',
     example: '550 No such user here / 550 Requested action not taken: mailbox unavailable',
     reason: 'user_unknown',
-    text: /no such (user|mailbox|recipient)|user (unknown|not found|doesn't exist)|unknown (user|recipient|mailbox)|does not exist|invalid (recipient|mailbox|address)|mailbox (unavailable|not found)|no mailbox here|account (has been )?disabled|recipient name is not recognized|not listed in (the )?(Domino )?Directory|no valid recipients|no longer on server/i,
+    text: /no such (user|mailbox|recipient)|user (unknown|not found|doesn't exist)|unknown (user|recipient|mailbox)|does not exist|invalid (recipient|mailbox|address)|mailbox (unavailable|not found)|no mailbox here|account (has been )?disabled|recipient name is not recognized|address rejected|address (couldn't|could not|can't|cannot) be found|address not found|not listed in (the )?(Domino )?Directory|no valid recipients|no longer on server/i,
     when: 'permanent',
   },
   {
@@ -235,13 +251,11 @@ export function classifyFailure(failure: Failure): Classification {
       ? false
       : classDigit === '5' || (classDigit === null && failure.action?.toLowerCase() === 'failed')
   const generic = enhanced === null ? null : `x${enhanced.slice(1)}`
-  // RFC 3464: Action "failed" with a 4.x.x status is an MTA that retried until it gave up.
-  if (failure.action?.toLowerCase() === 'failed' && classDigit === '4') {
-    return { reason: 'expired', permanent: false, kind: 'soft', rule: 'gave-up' }
-  }
+  const gaveUp = failure.action?.toLowerCase() === 'failed' && classDigit === '4'
   for (const rule of RULES) {
     if (rule.when === 'permanent' && !permanent) continue
-    if (rule.when === 'temporary' && permanent) continue
+    if (rule.when === 'temporary' && (permanent || gaveUp)) continue
+    if (rule.when === 'gave-up' && !gaveUp) continue
     const byCode = rule.enhanced === undefined || (generic !== null && rule.enhanced.test(generic))
     const byText = rule.text === undefined || rule.text.test(failure.text)
     if (byCode && byText) {

@@ -71,7 +71,8 @@ function fieldBlocks(text: string): Map<string, string>[] {
     if (field !== null) {
       lastName = (field[1] ?? '').toLowerCase()
       current.set(lastName, field[2] ?? '')
-    } else if (/^\s/.test(line) && lastName !== undefined) {
+    } else if (lastName !== undefined) {
+      // A folded line; MessageLabs folds a multi-line reply without the leading white space.
       current.set(lastName, `${current.get(lastName) ?? ''} ${line.trim()}`)
     }
   }
@@ -160,6 +161,15 @@ function candidateOccurrences(report: string, own: ReadonlySet<string>): Occurre
 function windowAfter(report: string, occurrence: Occurrence, all: Occurrence[]): string {
   const next = all.find((o) => o.index >= occurrence.end && o.address !== occurrence.address)
   return report.slice(occurrence.end, Math.min(next?.index ?? report.length, occurrence.end + 600))
+}
+
+/** The prose that follows an address in a report, up to the next address. */
+function proseAbout(report: string, address: string): string {
+  const occurrences = candidateOccurrences(report, new Set())
+  const first = occurrences.find((o) => o.address === address.toLowerCase())
+  return first === undefined
+    ? ''
+    : windowAfter(report, first, occurrences).replace(/\s+/g, ' ').trim().slice(0, 500)
 }
 
 function textRecipient(address: string, window: string, action: string): BouncedRecipient {
@@ -276,7 +286,12 @@ export async function parseBounce(raw: Buffer): Promise<ParsedBounce | null> {
   if (dsn.recipients.length > 0) {
     return {
       format: 'rfc3464',
-      recipients: dsn.recipients,
+      // A status block without Diagnostic-Code (Gmail's): the prose about the address says why.
+      recipients: dsn.recipients.map((recipient) =>
+        recipient.diagnostic === ''
+          ? { ...recipient, diagnostic: proseAbout(report, recipient.address) }
+          : recipient,
+      ),
       messageId,
       reportingMta: dsn.reportingMta,
     }

@@ -15,6 +15,7 @@ type Outcome = {
   reasonsRight: number
   reasonsExpected: number
   misses: string[]
+  reasonMisses: string[]
 }
 
 const CORPUS = join(import.meta.dirname, 'fixtures', 'corpus')
@@ -32,6 +33,7 @@ async function judge(entry: Entry): Promise<Outcome> {
     reasonsRight: 0,
     reasonsExpected: 0,
     misses: [],
+    reasonMisses: [],
   }
   for (const expected of entry.recipients) {
     const recipient = bounce?.recipients.find(
@@ -56,6 +58,10 @@ async function judge(entry: Entry): Promise<Outcome> {
       )
     if (expected.reason !== undefined && verdict.reason === expected.reason)
       outcome.reasonsRight += 1
+    else if (expected.reason !== undefined)
+      outcome.reasonMisses.push(
+        `${entry.file}: ${expected.address} ${verdict.reason} (${verdict.rule}), expected ${expected.reason}`,
+      )
   }
   return outcome
 }
@@ -86,6 +92,7 @@ describe('parseBounce and classifyFailure over the corpus of real bounces', () =
     const reasonsExpected = sum(bounces, (o) => o.reasonsExpected)
     const nonBounces = outcomes.filter((o) => !o.entry.bounce)
     const misread = outcomes.flatMap((o) => o.misses)
+    const reasonMisses = outcomes.flatMap((o) => o.reasonMisses)
     console.log(
       [
         'Bounce corpus, per mail system:',
@@ -94,6 +101,7 @@ describe('parseBounce and classifyFailure over the corpus of real bounces', () =
           `hard/soft right ${right}/${expected} (${percent(right, expected)}), reason right ${reasons}/${reasonsExpected} (${percent(reasons, reasonsExpected)}); ` +
           `non-bounces refused ${nonBounces.filter((o) => !o.isBounce).length}/${nonBounces.length}`,
         ...(misread.length > 0 ? ['Misread:', ...misread] : []),
+        ...(reasonMisses.length > 0 ? ['Right kind, other reason:', ...reasonMisses] : []),
       ].join('\n'),
     )
     expect(found / expected).toBeGreaterThanOrEqual(0.97)
