@@ -53,7 +53,7 @@ type Rule = {
 }
 
 const SPAM_TEXT =
-  /spam|blacklist|blocklist|block ?list|(?<!not )listed (at|on|in)|reputation|junk|banned sending ip/i
+  /spam|blacklist|blocklist|block ?list|(?<!not )listed (at|on|in)|reputation|junk|banned sending ip|\bUBE\b|bulk e-?mail/i
 const RATE_TEXT =
   /too many|rate ?limit|throttl|slow down|try again later|temporarily deferred|frequency limit/i
 
@@ -183,7 +183,8 @@ export const RULES: readonly Rule[] = [
   },
   {
     name: 'spam-text',
-    example: '550 Message rejected as spam / listed at zen.spamhaus.org',
+    example:
+      '550 Message rejected as spam / listed at zen.spamhaus.org / 550 5.7.1 Message content rejected, UBE',
     reason: 'spam',
     text: SPAM_TEXT,
   },

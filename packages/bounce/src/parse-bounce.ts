@@ -50,7 +50,7 @@ const QUOTED_HEADER_LINE = /^[ \t]*(?:To|From|Cc|Sent|Date|Subject|Reply-To):/i
 const SENDER_CONTEXT = /(?:MAIL FROM:|envelope-from|X-Postfix-Sender:[^<]*?|rfc822;)\s*<?$/i
 // Prose that introduces the failed recipients: an address near it may carry no SMTP code.
 const RECIPIENT_HEADING =
-  /following (recipients?|address(es)?)|these recipients|did not reach|not delivered to|could not be delivered to|delivery to the following|has not yet been delivered|address(es)? failed|delivery problems|failed recipient/i
+  /following (recipients?|address(es)?)|these recipients|did not reach|RCPT TO:\s*<?$|not delivered to|could not be delivered to|delivery to the following|has not yet been delivered|address(es)? failed|delivery problems|failed recipient/i
 // A warning that the mailer keeps trying (Exim "delayed 24 hours", Gmail "Delay").
 const DELAY_REPORT =
   /has not yet been delivered|has been delayed|will be retried|delivery attempts will continue|THIS IS A WARNING MESSAGE ONLY/i
@@ -204,9 +204,12 @@ function textRecipients(
       RECIPIENT_HEADING.test(report.slice(Math.max(0, o.index - 200), o.index)),
     )
     const first = windows[0]
-    return (introduced || failedHeader.includes(address)) && first !== undefined
-      ? [textRecipient(address, first, action)]
-      : []
+    if (!(introduced || failedHeader.includes(address)) || first === undefined) return []
+    // The only recipient of a report whose reply stands before the address (Apache James:
+    // "550 - … no such user here" … "RCPT TO: ann@x"): the whole report is its diagnostic.
+    const alone =
+      addresses.length === 1 && (smtpCodeOf(report) !== null || enhancedCodeOf(report) !== null)
+    return [textRecipient(address, alone ? report : first, action)]
   })
 }
 
@@ -232,6 +235,12 @@ function headerRecipients(
     })
 }
 
+function rawBody(raw: Buffer): string {
+  const message = raw.toString('utf8')
+  const start = /\r?\n\r?\n/.exec(message)
+  return start === null ? '' : message.slice(start.index + start[0].length)
+}
+
 function headerText(parsed: ParsedMail, name: string): string {
   const value = parsed.headers.get(name)
   return typeof value === 'string' ? value : ''
@@ -239,7 +248,7 @@ function headerText(parsed: ParsedMail, name: string): string {
 
 function looksLikeBounce(from: string, subject: string): boolean {
   return (
-    /mailer-daemon|postmaster|mail delivery|ndr administrator/i.test(from) ||
+    /mailer-daemon|post_?master|mail delivery|ndr administrator/i.test(from) ||
     /undeliver|delivery (status notification|failure|failed|status|report)|returned mail|failure notice|mail delivery failed|could not be delivered|delivery notification|warning: message .* delayed|недоставленное/i.test(
       subject,
     )
@@ -265,7 +274,9 @@ export async function parseBounce(raw: Buffer): Promise<ParsedBounce | null> {
     typeof contentType === 'object' && 'params' in contentType ? contentType.params : {}
   const reportType = (params['report-type'] ?? '').toLowerCase()
   if (isFeedbackReport(parsed, reportType)) return null
-  const text = parsed.text ?? ''
+  // A broken MIME structure (Apache James folds a boundary parameter without white space)
+  // leaves mailparser no text: read the raw body then.
+  const text = (parsed.text ?? '').trim() === '' ? rawBody(raw) : (parsed.text ?? '')
   const originals = parsed.attachments.map((attachment) => attachment.content.toString('utf8'))
   // The original message (or its headers): an attachment, or the text after a marker.
   const marker = ORIGINAL_MARKERS.map((re) => re.exec(text)?.index)
