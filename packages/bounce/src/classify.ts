@@ -200,14 +200,14 @@ export const RULES: readonly Rule[] = [
     example:
       '550 No such user here / 550 Requested action not taken: mailbox unavailable / 550 Mailbox is frozen',
     reason: 'user_unknown',
-    text: /no such (user|mailbox|recipient)|user (unknown|not found|doesn't exist)|unknown (user|recipient|mailbox)|does not exist|invalid (recipient|mailbox|address)|mailbox (unavailable|not found)|no mailbox here|account (has been )?disabled|recipient name is not recognized|address rejected|address (couldn't|could not|can't|cannot) be found|address not found|mailbox is frozen|not listed in (the )?(Domino )?Directory|no valid recipients|no longer on server/i,
+    text: /no such (user|mailbox|recipient)|user (unknown|not found|doesn't exist)|unknown (user|recipient|mailbox)|does not exist|invalid (recipient|mailbox|address)|mailbox (unavailable|not found)|no mailbox here|account (has been |is )?disabled|recipient name is not recognized|address rejected|address (couldn't|could not|can't|cannot) be found|address not found|mailbox is frozen|not listed in (the )?(Domino )?Directory|no valid recipients|no longer on server/i,
     when: 'permanent',
   },
   {
     name: 'mailbox-full-text',
     example: "452 Mailbox full / quota exceeded / the user's mailfolder is full",
     reason: 'mailbox_full',
-    text: /(mailbox|mail ?folder) (is )?full|over ?quota|quota exceeded|insufficient (system )?storage|out of storage/i,
+    text: /(mailbox|mail ?folder) (is )?full|mailbox exceeds allowed size|over ?quota|quota exceeded|insufficient (system )?storage|out of storage/i,
   },
   {
     name: 'message-too-big-text',

@@ -204,12 +204,13 @@ function textRecipients(
       RECIPIENT_HEADING.test(report.slice(Math.max(0, o.index - 200), o.index)),
     )
     const first = windows[0]
-    if (!(introduced || failedHeader.includes(address)) || first === undefined) return []
-    // The only recipient of a report whose reply stands before the address (Apache James:
-    // "550 - … no such user here" … "RCPT TO: ann@x"): the whole report is its diagnostic.
-    const alone =
-      addresses.length === 1 && (smtpCodeOf(report) !== null || enhancedCodeOf(report) !== null)
-    return [textRecipient(address, alone ? report : first, action)]
+    // The only address in a mailer-daemon's report (EZweb's "account is disabled. <ann@x>").
+    const only = addresses.length === 1
+    if (!(introduced || only || failedHeader.includes(address)) || first === undefined) return []
+    // The only recipient of a report whose reason stands before the address (Apache James:
+    // "550 - … no such user here" … "RCPT TO: ann@x"; IMail: "Unknown user: ann@x"): the whole
+    // report is its diagnostic.
+    return [textRecipient(address, only ? report : first, action)]
   })
 }
 
@@ -249,7 +250,7 @@ function headerText(parsed: ParsedMail, name: string): string {
 function looksLikeBounce(from: string, subject: string): boolean {
   return (
     /mailer-daemon|post_?master|mail delivery|ndr administrator/i.test(from) ||
-    /undeliver|delivery (status notification|failure|failed|status|report)|returned mail|failure notice|mail delivery failed|could not be delivered|delivery notification|warning: message .* delayed|недоставленное/i.test(
+    /undeliver|delivery (status notification|failure|failed|status|report)|returned mail|failure notice|mail delivery failed|could not be delivered|delivery notification|warning: message .* delayed|недоставленное|メールエラー/i.test(
       subject,
     )
   )
