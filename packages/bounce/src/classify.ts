@@ -178,7 +178,7 @@ export const RULES: readonly Rule[] = [
     name: 'host-unknown-text',
     example: 'Host or domain name not found. Name service error for name=example.invalid',
     reason: 'host_unknown',
-    text: /host (or domain name )?not found|host unknown|unknown host|domain (not found|does not exist|unknown)|no such domain|no mx|name or service not known|unrouteable|nxdomain|unable to resolve|could not be resolved/i,
+    text: /host (or domain name )?not found|host unknown|unknown host|domain (not found|does not exist|unknown)|no such domain|no mx|name or service not known|unrouteable|nxdomain|unable to resolve|could not be resolved|domain is not reachable/i,
     when: 'permanent',
   },
   {
