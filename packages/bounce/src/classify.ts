@@ -53,7 +53,7 @@ type Rule = {
 }
 
 const SPAM_TEXT =
-  /spam|blacklist|blocklist|block ?list|(?<!not )listed (at|on|in)|reputation|junk|banned sending ip|\bUBE\b|bulk e-?mail/i
+  /spam|blacklist|blocklist|block ?list|(?<!not )listed (at|on|in)|reputation|junk|banned sending ip|\bUBE\b|bulk e-?mail|blocked using|\bdnsbl\b/i
 const RATE_TEXT =
   /too many|rate ?limit|throttl|slow down|try again later|temporarily deferred|frequency limit/i
 
