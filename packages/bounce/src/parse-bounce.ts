@@ -44,8 +44,10 @@ const ORIGINAL_MARKERS = [
 ]
 const SMTP_CODE = /(?:^|[\s;:(#'"])([45]\d\d)(?=[ -]|$)/m
 const ADDRESS = /<?([a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?)>?/g
-// A line that quotes a header of the original (Exchange's "To: …", Domino's "Subject: …").
-const QUOTED_HEADER_LINE = /^[ \t]*(?:To|From|Cc|Sent|Date|Subject|Reply-To):/i
+// A line that quotes a header of the original (Exchange's "To: …", Domino's "Subject: …"), or
+// a message id that looks like an address.
+const QUOTED_HEADER_LINE =
+  /^[ \t]*(?:To|From|Cc|Sent|Date|Subject|Reply-To|Return-Path|Message-Id|In-Reply-To|References):/i
 // An address that is our own sender, as quoted in the dialogue ("after MAIL FROM:<…>").
 const SENDER_CONTEXT = /(?:MAIL FROM:|envelope-from|X-Postfix-Sender:[^<]*?|rfc822;)\s*<?$/i
 // Prose that introduces the failed recipients: an address near it may carry no SMTP code.
