@@ -136,6 +136,72 @@ describe('classifyFailure: SMTP replies from real servers', () => {
   })
 })
 
+describe('classifyFailure: the enhanced code decides before the text', () => {
+  it.each<[string, string | null, string, string, string]>([
+    // text, enhanced code, action, reason, rule
+    // Broke: the sender's refused domain read as an unknown recipient ("No such domain").
+    ['550 5.1.7 No such domain example.org', null, 'failed', 'policy', 'sender-address'],
+    // Broke: a Status of 4.0.0 with Action failed was read as expired, though the domain has a Null MX.
+    [
+      "DNS Error: The domain example.org doesn't receive email according to the administrator: returned Null MX",
+      '4.0.0',
+      'failed',
+      'host_unknown',
+      'null-mx',
+    ],
+    ['451 4.4.1 Connection timed out', '4.4.1', 'failed', 'expired', 'gave-up'],
+    // Broke: code-less host-not-found reports were "other"/soft (Courier, Sendmail).
+    ['No such domain.', '5.0.0', 'failed', 'host_unknown', 'host-unknown-text'],
+    [
+      '550 Host unknown (Name server: nowhere.example: host not found)',
+      null,
+      'failed',
+      'host_unknown',
+      'host-unknown-text',
+    ],
+    // Broke: expiry reports were not recognised (Exim).
+    ['mailbox is full: retry timeout exceeded', '5.0.0', 'failed', 'expired', 'expired-text'],
+    [
+      'SMTP error from remote mail server after MAIL FROM:<us@shop.example>: 550 Unroutable sender address',
+      null,
+      'failed',
+      'policy',
+      'sender-refused-text',
+    ],
+    [
+      '550 5.2.3 message too large for this recipient',
+      '5.2.3',
+      'failed',
+      'message_too_big',
+      'message-too-big',
+    ],
+  ])('%s', (text, enhancedCode, action, reason, rule) => {
+    expect(
+      classifyFailure({
+        smtpCode: Number(/^[45]\d\d/.exec(text)?.[0] ?? 0) || null,
+        enhancedCode,
+        text,
+        action,
+      }),
+    ).toMatchObject({ reason, rule })
+  })
+
+  // Broke: a "delayed" report with a 5.1.1 status was a hard bounce.
+  it('keeps a DSN Action "delayed" soft and not permanent, whatever the status', () => {
+    expect(
+      classifyFailure({
+        smtpCode: 550,
+        enhancedCode: '5.1.1',
+        text: '550 5.1.1 user unknown',
+        action: 'delayed',
+      }),
+    ).toMatchObject({ kind: 'soft', permanent: false })
+    expect(
+      classifyFailure({ smtpCode: null, enhancedCode: '4.4.1', text: '', action: 'delayed' }),
+    ).toMatchObject({ kind: 'soft', permanent: false })
+  })
+})
+
 describe('classifyFailure: DSN statuses', () => {
   it('reads Status and Action of a delivery-status part', () => {
     expect(

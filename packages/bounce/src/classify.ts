@@ -235,6 +235,9 @@ export const RULES: readonly Rule[] = [
   },
 ]
 
+// DOMAIN.md §7: hard only when the address itself is bad.
+const HARD_REASONS: ReadonlySet<BounceReason> = new Set(['user_unknown', 'host_unknown'])
+
 const ENHANCED = /\b([245])\.(\d{1,3})\.(\d{1,3})\b/
 
 /** The enhanced status code (2.0.0, 5.1.1) in a reply, or null. */
@@ -254,17 +257,20 @@ export function classifyFailure(failure: Failure): Classification {
       : classDigit === '5' || (classDigit === null && failure.action?.toLowerCase() === 'failed')
   const generic = enhanced === null ? null : `x${enhanced.slice(1)}`
   const gaveUp = failure.action?.toLowerCase() === 'failed' && classDigit === '4'
+  const delayed = failure.action?.toLowerCase() === 'delayed'
   for (const rule of RULES) {
     if (rule.when === 'permanent' && !permanent) continue
     if (rule.when === 'temporary' && (permanent || gaveUp)) continue
     if (rule.when === 'gave-up' && !gaveUp) continue
+    // A warning that the mailer still retries says nothing final about the address.
+    if (delayed && HARD_REASONS.has(rule.reason)) continue
     const byCode = rule.enhanced === undefined || (generic !== null && rule.enhanced.test(generic))
     const byText = rule.text === undefined || rule.text.test(failure.text)
     if (byCode && byText) {
       return {
         reason: rule.reason,
         permanent,
-        kind: rule.reason === 'user_unknown' || rule.reason === 'host_unknown' ? 'hard' : 'soft',
+        kind: HARD_REASONS.has(rule.reason) ? 'hard' : 'soft',
         rule: rule.name,
       }
     }
