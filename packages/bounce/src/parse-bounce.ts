@@ -89,6 +89,11 @@ function addressOfField(value: string): string {
     .replace(/^<|>$/g, '')
 }
 
+function recipientOf(block: ReadonlyMap<string, string>): string {
+  const original = addressOfField(block.get('original-recipient') ?? '')
+  return original.includes('@') ? original : addressOfField(block.get('final-recipient') ?? '')
+}
+
 /** 5.0.0 says least, 5.1.0 more, 5.1.1 most. */
 function specificity(code: string): number {
   const [, subject, detail] = code.split('.')
@@ -131,9 +136,9 @@ function reportRecipients(text: string): {
       const diagnostic = (block.get('diagnostic-code') ?? '').replace(/^[a-z-]+;\s*/i, '')
       const status = block.get('status') ?? ''
       return {
-        address: addressOfField(
-          block.get('final-recipient') ?? block.get('original-recipient') ?? '',
-        ),
+        // The address we sent to: Original-Recipient when the MTA kept it (an alias expanded to
+        // a local mailbox changes Final-Recipient), else Final-Recipient.
+        address: recipientOf(block),
         action: (block.get('action') ?? '').trim().toLowerCase(),
         status: mostSpecificCode(status, diagnostic) ?? enhancedCodeOf(status),
         smtpCode: smtpCodeOf(diagnostic),

@@ -97,7 +97,7 @@ describe('parseBounce and classifyFailure over the corpus of real bounces', () =
       [
         'Bounce corpus, per mail system:',
         ...lines,
-        `TOTAL ${bounces.length} bounces from ${bySystem.size} systems: recipients found ${found}/${expected} (${percent(found, expected)}), ` +
+        `TOTAL ${bounces.length} bounces from ${new Set(bounces.map((o) => o.entry.system)).size} systems: recipients found ${found}/${expected} (${percent(found, expected)}), ` +
           `hard/soft right ${right}/${expected} (${percent(right, expected)}), reason right ${reasons}/${reasonsExpected} (${percent(reasons, reasonsExpected)}); ` +
           `non-bounces refused ${nonBounces.filter((o) => !o.isBounce).length}/${nonBounces.length}`,
         ...(misread.length > 0 ? ['Misread:', ...misread] : []),
