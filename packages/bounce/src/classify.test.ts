@@ -66,8 +66,39 @@ describe('classifyFailure: SMTP replies from real servers', () => {
       'spam',
       'soft',
       true,
-      'spam-text',
+      'spam-policy',
     ],
+    // Broke: the user-unknown text rule ran before the policy code, so this was a hard bounce.
+    [
+      '550 5.7.1 <ann@example.com>: Recipient address rejected: Access denied',
+      'policy',
+      'soft',
+      true,
+      'policy',
+    ],
+    // Broke: "Recipient address rejected" alone was read as an unknown user.
+    [
+      '550 5.4.1 <ann@example.com>: Recipient address rejected: Access denied',
+      'policy',
+      'soft',
+      true,
+      'access-denied-text',
+    ],
+    [
+      '553 5.1.0 SMTP error from remote mail server after MAIL FROM:<bounce@shop.example>: sender rejected',
+      'policy',
+      'soft',
+      true,
+      'sender-refused-text',
+    ],
+    [
+      '550 User some.name (ann@example.com) not listed in Domino Directory',
+      'user_unknown',
+      'hard',
+      true,
+      'user-unknown-text',
+    ],
+    ['554 Spam detected, message rejected', 'spam', 'soft', true, 'spam-text'],
     [
       "550 5.7.26 Unauthenticated email from example.com is not accepted due to domain's DMARC policy",
       'policy',
@@ -102,6 +133,72 @@ describe('classifyFailure: SMTP replies from real servers', () => {
     ['550 Message rejected', 'other', 'soft', true, 'other'],
   ])('%s', (text, reason, kind, permanent, rule) => {
     expect(classifyFailure(reply(text))).toEqual({ reason, kind, permanent, rule })
+  })
+})
+
+describe('classifyFailure: the enhanced code decides before the text', () => {
+  it.each<[string, string | null, string, string, string]>([
+    // text, enhanced code, action, reason, rule
+    // Broke: the sender's refused domain read as an unknown recipient ("No such domain").
+    ['550 5.1.7 No such domain example.org', null, 'failed', 'policy', 'sender-address'],
+    // Broke: a Status of 4.0.0 with Action failed was read as expired, though the domain has a Null MX.
+    [
+      "DNS Error: The domain example.org doesn't receive email according to the administrator: returned Null MX",
+      '4.0.0',
+      'failed',
+      'host_unknown',
+      'null-mx',
+    ],
+    ['451 4.4.1 Connection timed out', '4.4.1', 'failed', 'expired', 'gave-up'],
+    // Broke: code-less host-not-found reports were "other"/soft (Courier, Sendmail).
+    ['No such domain.', '5.0.0', 'failed', 'host_unknown', 'host-unknown-text'],
+    [
+      '550 Host unknown (Name server: nowhere.example: host not found)',
+      null,
+      'failed',
+      'host_unknown',
+      'host-unknown-text',
+    ],
+    // Broke: expiry reports were not recognised (Exim).
+    ['mailbox is full: retry timeout exceeded', '5.0.0', 'failed', 'expired', 'expired-text'],
+    [
+      'SMTP error from remote mail server after MAIL FROM:<us@shop.example>: 550 Unroutable sender address',
+      null,
+      'failed',
+      'policy',
+      'sender-refused-text',
+    ],
+    [
+      '550 5.2.3 message too large for this recipient',
+      '5.2.3',
+      'failed',
+      'message_too_big',
+      'message-too-big',
+    ],
+  ])('%s', (text, enhancedCode, action, reason, rule) => {
+    expect(
+      classifyFailure({
+        smtpCode: Number(/^[45]\d\d/.exec(text)?.[0] ?? 0) || null,
+        enhancedCode,
+        text,
+        action,
+      }),
+    ).toMatchObject({ reason, rule })
+  })
+
+  // Broke: a "delayed" report with a 5.1.1 status was a hard bounce.
+  it('keeps a DSN Action "delayed" soft and not permanent, whatever the status', () => {
+    expect(
+      classifyFailure({
+        smtpCode: 550,
+        enhancedCode: '5.1.1',
+        text: '550 5.1.1 user unknown',
+        action: 'delayed',
+      }),
+    ).toMatchObject({ kind: 'soft', permanent: false })
+    expect(
+      classifyFailure({ smtpCode: null, enhancedCode: '4.4.1', text: '', action: 'delayed' }),
+    ).toMatchObject({ kind: 'soft', permanent: false })
   })
 })
 

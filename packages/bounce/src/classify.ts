@@ -41,16 +41,41 @@ type Rule = {
   /** The reply or status this rule was written for (RFC 3463 or an MTA's wording). */
   example: string
   reason: BounceReason
-  /** Matches the enhanced code (class digit replaced by x) … */
+  /** The enhanced code must match (class digit replaced by x) … */
   enhanced?: RegExp
-  /** … or the text (only when the enhanced code says nothing more specific). */
+  /** … and the text must match; a rule with both needs both. */
   text?: RegExp
-  /** Only for this class of failure. */
-  when?: 'permanent' | 'temporary'
+  /**
+   * Only for this class of failure; `gave-up`: a DSN Action "failed" with a 4.x.x status, an MTA
+   * that retried until it gave up (RFC 3464).
+   */
+  when?: 'permanent' | 'temporary' | 'gave-up'
 }
 
-// First match wins. Enhanced codes are tried before texts: `x.1.1` is more reliable than words.
+const SPAM_TEXT =
+  /spam|blacklist|blocklist|block ?list|(?<!not )listed (at|on|in)|reputation|junk|banned sending ip|\bUBE\b|bulk e-?mail|blocked using|\bdnsbl\b/i
+const RATE_TEXT =
+  /too many|rate ?limit|throttl|slow down|try again later|temporarily deferred|frequency limit/i
+
+// First match wins. The enhanced code decides first: `x.1.1` is more reliable than words. Then a
+// policy code (x.7.x) keeps the failure about the sender (policy, spam, rate), whatever the text
+// says of the recipient ("550 5.7.1 <x>: Recipient address rejected: Access denied" is Postfix
+// refusing the sender, not an unknown user). Texts decide only where the code says nothing more
+// specific (none, or x.0.0 / x.1.0 / x.4.1 …).
 export const RULES: readonly Rule[] = [
+  {
+    name: 'null-mx',
+    example:
+      "Status: 4.0.0 / The domain example.org doesn't receive email according to the administrator: returned Null MX",
+    reason: 'host_unknown',
+    text: /\bnull mx\b/i,
+  },
+  {
+    name: 'gave-up',
+    example: 'Action: failed / Status: 4.4.1 (retried until the queue lifetime ran out)',
+    reason: 'expired',
+    when: 'gave-up',
+  },
   {
     name: 'mailbox-unknown',
     example: '550 5.1.1 <ann@x>: Recipient address rejected: User unknown',
@@ -59,7 +84,7 @@ export const RULES: readonly Rule[] = [
   },
   {
     name: 'mailbox-moved',
-    example: '551 5.1.6 Recipient address has changed',
+    example: '551 5.1.6 Recipient address has changed / 550 5.1.6 recipient no longer on server',
     reason: 'user_unknown',
     enhanced: /^x\.1\.6$/,
   },
@@ -76,6 +101,13 @@ export const RULES: readonly Rule[] = [
     reason: 'host_unknown',
     enhanced: /^x\.(1\.2|4\.4)$/,
     when: 'permanent',
+  },
+  {
+    name: 'sender-address',
+    example:
+      "550 5.1.7 No such domain (our sender's) / 553 5.1.8 Sender address domain does not exist",
+    reason: 'policy',
+    enhanced: /^x\.1\.(7|8)$/,
   },
   {
     name: 'mailbox-full',
@@ -103,29 +135,79 @@ export const RULES: readonly Rule[] = [
   },
   {
     name: 'spam-block',
-    example: '550 5.7.350 Remote server returned message detected as spam',
+    example:
+      '550 5.7.350 Remote server returned message detected as spam / 550 5.7.606 Access denied, banned sending IP',
     reason: 'spam',
-    enhanced: /^x\.7\.(350|512|708)$/,
+    enhanced: /^x\.7\.(350|512|708|6[0-4]\d)$/,
   },
   {
-    name: 'user-unknown-text',
-    example: '550 No such user here / 550 Requested action not taken: mailbox unavailable',
-    reason: 'user_unknown',
-    text: /no such (user|mailbox|recipient)|user (unknown|not found|doesn't exist)|unknown (user|recipient|mailbox)|does not exist|invalid (recipient|mailbox|address)|mailbox (unavailable|not found)|recipient address rejected|address rejected|no mailbox here|account (has been )?disabled/i,
-    when: 'permanent',
+    name: 'spam-policy',
+    example:
+      '554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org',
+    reason: 'spam',
+    enhanced: /^x\.7\.\d+$/,
+    text: SPAM_TEXT,
+  },
+  {
+    name: 'rate-limited-policy',
+    example: '450 4.7.1 Too many messages from your IP, slow down',
+    reason: 'rate_limited',
+    enhanced: /^x\.7\.\d+$/,
+    text: RATE_TEXT,
+  },
+  {
+    name: 'policy',
+    example: '550 5.7.1 <x>: Recipient address rejected: Access denied / 550 5.7.26 DMARC policy',
+    reason: 'policy',
+    enhanced: /^x\.7\.\d+$/,
+  },
+  {
+    name: 'expired-text',
+    example: 'retry timeout exceeded / delivery time expired / too long in queue',
+    reason: 'expired',
+    text: /expired|retry time(out)? (exceeded|reached)|too long in (the )?queue|could not be delivered within/i,
+  },
+  {
+    name: 'sender-refused-text',
+    example:
+      'SMTP error from remote mail server after MAIL FROM:<us@x> ... / 550 5.1.0 <us@x> sender rejected',
+    reason: 'policy',
+    text: /after MAIL FROM|in reply to MAIL FROM|sender (address )?(rejected|refused|denied|verify failed|blocked)|unroutable sender|From:\s+Domain is invalid/i,
   },
   {
     name: 'host-unknown-text',
     example: 'Host or domain name not found. Name service error for name=example.invalid',
     reason: 'host_unknown',
-    text: /host (or domain name )?not found|domain (not found|does not exist)|no mx|name or service not known|unrouteable|nxdomain/i,
+    text: /host (or domain name )?not found|host unknown|unknown host|domain (not found|does not exist|unknown)|no such domain|no mx|name or service not known|unrouteable|nxdomain|unable to resolve|could not be resolved|domain is not reachable/i,
+    when: 'permanent',
+  },
+  {
+    name: 'spam-text',
+    example:
+      '550 Message rejected as spam / listed at zen.spamhaus.org / 550 5.7.1 Message content rejected, UBE',
+    reason: 'spam',
+    text: SPAM_TEXT,
+  },
+  {
+    name: 'access-denied-text',
+    example:
+      '550 5.4.1 <x>: Recipient address rejected: Access denied / 554 Host network not allowed',
+    reason: 'policy',
+    text: /access denied|not (authori[sz]ed|permitted|allowed)|relay(ing)? (access )?(denied|not permitted)|authentication required|without authentication|reverse dns|rdns|ptr record|does not advertise AUTH/i,
+  },
+  {
+    name: 'user-unknown-text',
+    example:
+      '550 No such user here / 550 Requested action not taken: mailbox unavailable / 550 Mailbox is frozen',
+    reason: 'user_unknown',
+    text: /no such (user|mailbox|recipient)|user (unknown|not found|doesn't exist)|unknown (user|recipient|mailbox)|does not exist|invalid (recipient|mailbox|address)|mailbox (unavailable|not found)|no mailbox here|account (has been |is )?disabled|recipient name is not recognized|address rejected|address (couldn't|could not|can't|cannot) be found|address not found|mailbox is frozen|not listed in (the )?(Domino )?Directory|no valid recipients|no longer on server/i,
     when: 'permanent',
   },
   {
     name: 'mailbox-full-text',
-    example: '452 Mailbox full / quota exceeded',
+    example: "452 Mailbox full / quota exceeded / the user's mailfolder is full",
     reason: 'mailbox_full',
-    text: /mailbox (is )?full|over ?quota|quota exceeded|insufficient (system )?storage|out of storage/i,
+    text: /(mailbox|mail ?folder) (is )?full|mailbox exceeds allowed size|over ?quota|quota exceeded|insufficient (system )?storage|out of storage/i,
   },
   {
     name: 'message-too-big-text',
@@ -134,35 +216,16 @@ export const RULES: readonly Rule[] = [
     text: /(message|mail) (size|too (big|large))|size (limit|exceeds)|too large/i,
   },
   {
-    name: 'spam-text',
-    example: '554 5.7.1 Message rejected as spam / listed at zen.spamhaus.org',
-    reason: 'spam',
-    text: /spam|blacklist|blocklist|block ?list|listed (at|on|in)|reputation|junk/i,
-  },
-  {
     name: 'rate-limited-text',
-    example: '421 Too many connections / 450 Try again later, rate limited',
+    example: '421 Too many connections / 550 Ip frequency limited',
     reason: 'rate_limited',
-    text: /too many|rate ?limit|throttl|slow down|try again later|temporarily deferred/i,
-    when: 'temporary',
-  },
-  {
-    name: 'policy',
-    example: '550 5.7.1 Relaying denied / 550 5.7.26 DMARC policy',
-    reason: 'policy',
-    enhanced: /^x\.7\.\d+$/,
+    text: RATE_TEXT,
   },
   {
     name: 'policy-text',
-    example: '550 Sender verify failed / not authorized / SPF fail',
+    example: '550 Sender verify failed / SPF fail / message not accepted for policy reasons',
     reason: 'policy',
-    text: /policy|not (authori[sz]ed|permitted|allowed)|relay(ing)? (denied|not permitted)|dmarc|spf|dkim|authentication required/i,
-  },
-  {
-    name: 'expired-text',
-    example: 'delivery time expired / retry timeout exceeded',
-    reason: 'expired',
-    text: /expired|retry time(out)? (exceeded|reached)|too long in queue/i,
+    text: /policy|dmarc|spf|dkim/i,
   },
   {
     name: 'temporary',
@@ -171,6 +234,9 @@ export const RULES: readonly Rule[] = [
     when: 'temporary',
   },
 ]
+
+// DOMAIN.md §7: hard only when the address itself is bad.
+const HARD_REASONS: ReadonlySet<BounceReason> = new Set(['user_unknown', 'host_unknown'])
 
 const ENHANCED = /\b([245])\.(\d{1,3})\.(\d{1,3})\b/
 
@@ -190,21 +256,21 @@ export function classifyFailure(failure: Failure): Classification {
       ? false
       : classDigit === '5' || (classDigit === null && failure.action?.toLowerCase() === 'failed')
   const generic = enhanced === null ? null : `x${enhanced.slice(1)}`
-  // RFC 3464: Action "failed" with a 4.x.x status is an MTA that retried until it gave up.
-  if (failure.action?.toLowerCase() === 'failed' && classDigit === '4') {
-    return { reason: 'expired', permanent: false, kind: 'soft', rule: 'gave-up' }
-  }
+  const gaveUp = failure.action?.toLowerCase() === 'failed' && classDigit === '4'
+  const delayed = failure.action?.toLowerCase() === 'delayed'
   for (const rule of RULES) {
     if (rule.when === 'permanent' && !permanent) continue
-    if (rule.when === 'temporary' && permanent) continue
-    const byCode = rule.enhanced !== undefined && generic !== null && rule.enhanced.test(generic)
-    const byText = rule.text !== undefined && rule.text.test(failure.text)
-    const catchAll = rule.enhanced === undefined && rule.text === undefined
-    if (byCode || byText || catchAll) {
+    if (rule.when === 'temporary' && (permanent || gaveUp)) continue
+    if (rule.when === 'gave-up' && !gaveUp) continue
+    // A warning that the mailer still retries says nothing final about the address.
+    if (delayed && HARD_REASONS.has(rule.reason)) continue
+    const byCode = rule.enhanced === undefined || (generic !== null && rule.enhanced.test(generic))
+    const byText = rule.text === undefined || rule.text.test(failure.text)
+    if (byCode && byText) {
       return {
         reason: rule.reason,
         permanent,
-        kind: rule.reason === 'user_unknown' || rule.reason === 'host_unknown' ? 'hard' : 'soft',
+        kind: HARD_REASONS.has(rule.reason) ? 'hard' : 'soft',
         rule: rule.name,
       }
     }

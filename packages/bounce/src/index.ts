@@ -25,6 +25,11 @@ export {
   type ParsedBounce,
 } from './parse-bounce.js'
 export {
+  type ParsedComplaint,
+  /** An RFC 5965 feedback report or a Microsoft JMRP complaint; null when it is not a complaint. */
+  parseComplaint,
+} from './parse-complaint.js'
+export {
   type BounceHistoryEntry,
   /** Whether an address's bounce history puts it on the suppression list. */
   shouldSuppress,
