@@ -104,7 +104,8 @@ function parseSimpleMailbox(
   const bare = SIMPLE_ADDRESS.exec(input)
   if (bare !== null) return { name: null, local: bare[1] ?? '', domain: bare[2] ?? '' }
   const named = SIMPLE_QUOTED.exec(input) ?? SIMPLE_PHRASE.exec(input)
-  if (named !== null) return { name: named[1] ?? null, local: named[2] ?? '', domain: named[3] ?? '' }
+  if (named !== null)
+    return { name: named[1] ?? null, local: named[2] ?? '', domain: named[3] ?? '' }
   return undefined
 }
 

@@ -14,3 +14,15 @@ export {
   type Stream,
   STREAMS,
 } from './queues.js'
+export {
+  /** Every event type a webhook endpoint can subscribe to. */
+  EVENT_TYPES,
+  type EventType,
+  type MessageSummary,
+  /** A message event (sent, deferred, failed, suppressed, canceled) with its recipients. */
+  messageEvent,
+  type RecipientFact,
+  /** A recipient event (bounced, complained, unsubscribed). */
+  recipientEvent,
+  type WebhookEvent,
+} from './events.js'

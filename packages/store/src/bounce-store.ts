@@ -2,6 +2,7 @@ import type { Cluster, Redis } from 'ioredis'
 import { Type, type Static } from 'typebox'
 import { Compile } from 'typebox/compile'
 import { createKeys } from './keys.js'
+import type { WebhookEvent } from '@outbound/jobs'
 import type { Recipient } from './message-record.js'
 import { runScript, script } from './scripts.js'
 
@@ -74,9 +75,10 @@ end
 return redis.call('ZCARD', KEYS[3])
 `)
 
-// KEYS: message record, events. ARGV: updates json, event json, now.
-// A late bounce: the recipients named get their new status; a message that was sent becomes
-// bounced once none of its recipients is delivered any more.
+// KEYS: message record, events, webhook events. ARGV: updates json, event json, now, then webhook
+// events. A late bounce: the recipients named get their new status; a message that was sent
+// becomes bounced once none of its recipients is delivered any more. The webhook events are
+// appended in the same step.
 const UPDATE_RECIPIENTS = script(`
 local raw = redis.call('HGET', KEYS[1], 'recipients')
 if not raw then return 0 end
@@ -90,6 +92,7 @@ for _, recipient in ipairs(recipients) do
     changed = changed + 1
   end
 end
+for i = 4, #ARGV do redis.call('XADD', KEYS[3], '*', 'e', ARGV[i]) end
 if changed == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'recipients', cjson.encode(recipients), 'updatedAt', ARGV[3])
 if redis.call('HGET', KEYS[1], 'status') == 'sent' then
@@ -195,15 +198,17 @@ export function createBounceStore(redis: Redis | Cluster, prefix = 'outbound') {
       updates: Record<string, Partial<Recipient>>,
       event: { type: string; detail: string },
       at: Date,
+      webhookEvents: readonly WebhookEvent[] = [],
     ): Promise<number> {
       const changed = await runScript(
         redis,
         UPDATE_RECIPIENTS,
-        [keys.message(messageId), keys.messageEvents(messageId)],
+        [keys.message(messageId), keys.messageEvents(messageId), keys.eventsOf(messageId)],
         [
           JSON.stringify(updates),
           JSON.stringify({ at: at.toISOString(), ...event }),
           at.toISOString(),
+          ...webhookEvents.map((webhookEvent) => JSON.stringify(webhookEvent)),
         ],
       )
       return Number(changed)

@@ -17,6 +17,8 @@ export {
   type MessageRecord,
   type MessageRequest,
   type MessageStatus,
+  /** What every webhook email event says of its message. */
+  messageSummary,
   type NewMessage,
   type Recipient,
   type Routing,

@@ -31,6 +31,12 @@ export function createKeys(base: string) {
      */
     pending: (shard: number) => `${base}:{m${shard}}:pending`,
     pendingOf: (id: string) => `${base}:{m${messageShard(id)}}:pending`,
+    /**
+     * A shard's stream of webhook events (field `e`: the event's JSON), written with the outcomes
+     * they report; the dispatcher reads every shard's stream.
+     */
+    events: (shard: number) => `${base}:{m${shard}}:events`,
+    eventsOf: (id: string) => `${base}:{m${messageShard(id)}}:events`,
     /** The lease that lets one worker process at a time run the sweeper. */
     sweeperLease: () => `${base}:sweeper:lease`,
     // Configuration objects share one hash tag so that a write and its version bump are atomic.

@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox'
 import { Compile } from 'typebox/compile'
-import { STREAMS, type Stream } from '@outbound/jobs'
+import { type MessageSummary, STREAMS, type Stream } from '@outbound/jobs'
 
 export const MESSAGE_STATUSES = [
   'queued',
@@ -294,7 +294,30 @@ export function parseClaimedMessage(
   }
 }
 
+/** A record's request field; throws CorruptRecordError. */
+export function parseRequest(id: string, raw: string): MessageRequest {
+  return parseJsonField(id, 'request', raw, validators.request)
+}
+
 /** A record's recipients field; throws CorruptRecordError. */
 export function parseRecipients(id: string, raw: string): Recipient[] {
   return parseJsonField(id, 'recipients', raw, validators.recipients)
+}
+
+/** What every webhook email event says of its message (CONTRACT.md, Webhooks). */
+export function messageSummary(
+  message: Pick<MessageRecord, 'id' | 'stream' | 'request'>,
+  serverId: string | null,
+): MessageSummary {
+  const { request } = message
+  return {
+    messageId: message.id,
+    stream: message.stream,
+    serverId,
+    reference: request.reference,
+    tags: request.tags,
+    metadata: request.metadata,
+    subject: request.subject,
+    to: request.to,
+  }
 }

@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis'
-import { STREAMS, type Stream } from '@outbound/jobs'
+import { type MessageSummary, STREAMS, type Stream, type WebhookEvent } from '@outbound/jobs'
 import { createKeys, MESSAGE_SHARDS } from './keys.js'
 import {
   CLAIMED_FIELDS,
@@ -16,6 +16,7 @@ import {
   parseClaimedMessage,
   parseMessageRecord,
   parseRecipients,
+  parseRequest,
   RECORD_FIELDS,
   serializeNewMessage,
   type Recipient,
@@ -41,7 +42,13 @@ export type ClaimResult =
   | { kind: 'missing' }
   | { kind: 'final'; status: MessageStatus }
   /** Another attempt reached the point of no return; `token` is its claim. */
-  | { kind: 'committing'; token: string; committedAt: Date; recipients: Recipient[] }
+  | {
+      kind: 'committing'
+      token: string
+      committedAt: Date
+      recipients: Recipient[]
+      summary: MessageSummary
+    }
 
 export type CancelResult =
   | { kind: 'canceled'; previous: MessageStatus }
@@ -66,6 +73,8 @@ export type Outcome = {
   routing?: Routing
   dkim?: DkimOutcome
   warnings?: string[]
+  /** The webhook events this outcome reports, appended in the same step. */
+  webhookEvents?: readonly WebhookEvent[]
 }
 
 export type IdempotencyEntry = {
@@ -119,6 +128,7 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
   const keys = createKeys(prefix)
   const recordKeys = (id: string) => [keys.message(id), keys.messageEvents(id)]
   const scriptKeys = (id: string) => [keys.message(id), keys.messageEvents(id), keys.pendingOf(id)]
+  const outcomeKeys = (id: string) => [...scriptKeys(id), keys.eventsOf(id)]
 
   async function createMessage(message: NewMessage): Promise<boolean> {
     const fields = Object.entries(serializeNewMessage(message)).flat()
@@ -188,19 +198,31 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
       ])
       if (!Array.isArray(result)) throw new Error(`claiming message ${id}: unexpected reply`)
       const reply: unknown[] = result
-      const [kind, first, second, third] = reply
+      const [kind, first, second, third, request, stream, serverId] = reply
       if (kind === 'claimed' && Array.isArray(second)) {
         const values = second.map((value) => (typeof value === 'string' ? value : null))
         return { kind, message: parseClaimedMessage(id, Number(first), values) }
       }
       if (kind === 'missing') return { kind }
-      if (kind === 'committing')
+      if (kind === 'committing') {
+        const held = parseRequest(id, typeof request === 'string' ? request : '')
         return {
           kind,
           token: typeof first === 'string' ? first : '',
           committedAt: new Date(typeof second === 'string' ? second : 0),
           recipients: typeof third === 'string' ? parseRecipients(id, third) : [],
+          summary: {
+            messageId: id,
+            stream: typeof stream === 'string' ? stream : '',
+            serverId: typeof serverId === 'string' ? serverId : null,
+            reference: held.reference,
+            tags: held.tags,
+            metadata: held.metadata,
+            subject: held.subject,
+            to: held.to,
+          },
         }
+      }
       if (kind === 'final' && isMessageStatus(first)) return { kind, status: first }
       throw new Error(`claiming message ${id}: unexpected reply ${String(kind)}`)
     },
@@ -230,24 +252,31 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
       // A deferred message waits for its next attempt: the sweeper watches it until then.
       const due =
         outcome.status === 'deferred' ? (outcome.deferredUntil ?? at).getTime().toString() : ''
-      const result = await runScript(redis, RECORD_OUTCOME, scriptKeys(id), [
+      const webhookEvents = (outcome.webhookEvents ?? []).map((event) => JSON.stringify(event))
+      const result = await runScript(redis, RECORD_OUTCOME, outcomeKeys(id), [
         token,
         eventJson(at, outcome.event.type, outcome.event.detail),
         ttl,
         id,
         due,
+        webhookEvents.length,
+        ...webhookEvents,
         ...outcomeFields(outcome, at),
       ])
       return result === 1
     },
 
-    /** Cancels a message that has not reached the point of no return. */
-    async cancelMessage(id: string, at: Date): Promise<CancelResult> {
-      const result = await runScript(redis, CANCEL_MESSAGE, scriptKeys(id), [
+    /**
+     * Cancels a message that has not reached the point of no return; `webhookEvent` is appended
+     * in the same step when it does.
+     */
+    async cancelMessage(id: string, at: Date, webhookEvent?: WebhookEvent): Promise<CancelResult> {
+      const result = await runScript(redis, CANCEL_MESSAGE, outcomeKeys(id), [
         eventJson(at, 'canceled', null),
         at.toISOString(),
         MESSAGE_RETENTION_SECONDS,
         id,
+        webhookEvent === undefined ? '' : JSON.stringify(webhookEvent),
       ])
       if (!Array.isArray(result)) throw new Error(`canceling message ${id}: unexpected reply`)
       const [kind, status] = result.map(String)

@@ -44,8 +44,8 @@ local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {'missing'} end
 if status == 'sending' then
   if redis.call('HGET', KEYS[1], 'handoff') == 'committing' then
-    local held = redis.call('HMGET', KEYS[1], 'token', 'committedAt', 'recipients')
-    return {'committing', held[1], held[2], held[3]}
+    local held = redis.call('HMGET', KEYS[1], 'token', 'committedAt', 'recipients', 'request', 'stream', 'serverId')
+    return {'committing', held[1], held[2], held[3], held[4], held[5], held[6]}
   end
 elseif status ~= 'queued' and status ~= 'scheduled' and status ~= 'deferred' then
   return {'final', status}
@@ -74,13 +74,17 @@ if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
 return 1
 `)
 
-// KEYS: record, events, pending. ARGV: token, event, ttl seconds (0: none), id, due (ms; '' when
-// the message no longer waits for an attempt), then field/value pairs.
+// KEYS: record, events, pending, webhook events. ARGV: token, event, ttl seconds (0: none), id, due
+// (ms; '' when the message no longer waits for an attempt), n, then n webhook events, then
+// field/value pairs. The webhook events are appended in the same step as the outcome they report:
+// no outcome is recorded without its events.
 export const RECORD_OUTCOME = script(`
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
+local n = tonumber(ARGV[6])
 redis.call('HDEL', KEYS[1], 'handoff')
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('HSET', KEYS[1], unpack(ARGV, 7 + n))
 redis.call('RPUSH', KEYS[2], ARGV[2])
+for i = 7, 6 + n do redis.call('XADD', KEYS[4], '*', 'e', ARGV[i]) end
 if ARGV[5] == '' then
   redis.call('ZREM', KEYS[3], ARGV[4])
 else
@@ -94,8 +98,9 @@ end
 return 1
 `)
 
-// KEYS: record, events, pending. ARGV: event, now, ttl seconds, id. Only before the point of no
-// return. Recipients still waiting become `canceled`, so the record says none of them was mailed.
+// KEYS: record, events, pending, webhook events. ARGV: event, now, ttl seconds, id, webhook event
+// ('' for none). Only before the point of no return. Recipients still waiting become `canceled`, so
+// the record says none of them was mailed.
 export const CANCEL_MESSAGE = script(`
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {'missing'} end
@@ -112,6 +117,7 @@ if status == 'queued' or status == 'scheduled' or status == 'deferred'
   redis.call('HDEL', KEYS[1], 'token', 'handoff')
   redis.call('RPUSH', KEYS[2], ARGV[1])
   redis.call('ZREM', KEYS[3], ARGV[4])
+  if ARGV[5] ~= '' then redis.call('XADD', KEYS[4], '*', 'e', ARGV[5]) end
   redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
   redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
   return {'canceled', status}

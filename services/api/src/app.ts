@@ -31,7 +31,7 @@ import { quotaRoutes } from './routes/v1/quota.js'
 import { serverRoutes } from './routes/v1/servers.js'
 import { settingsRoutes } from './routes/v1/settings.js'
 
-export type IdKind = 'msg' | 'srv' | 'ad' | 'co'
+export type IdKind = 'msg' | 'srv' | 'ad' | 'co' | 'evt'
 
 /** How long the HTTP server waits on a client, in milliseconds (README, Configuration). */
 export type ServerTimeouts = {
@@ -172,6 +172,7 @@ export async function buildApp(deps: AppDeps) {
     configCache: deps.configCache,
     bounces: deps.bounces,
     newId: () => deps.newId('msg'),
+    newEventId: () => deps.newId('evt'),
     now,
   })
   const configDeps = {
@@ -192,6 +193,7 @@ export async function buildApp(deps: AppDeps) {
     bounces: deps.bounces,
     store: deps.store,
     configCache: deps.configCache,
+    newEventId: () => deps.newId('evt'),
     now,
   })
   await app.register(suppressionRoutes, { bounces: deps.bounces, now })

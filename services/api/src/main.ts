@@ -38,6 +38,7 @@ async function main(): Promise<void> {
   const queues = { transactional: queue('transactional'), mass: queue('mass') }
   // The stores' calls of a batch's items leave together (one write per tick, not per command).
   const storeRedis = createRedis(config.redisUrl, 'producer', log, { autoPipelining: true })
+  await waitForRedis(storeRedis, STARTUP_REDIS_TIMEOUT_MS)
 
   const configStore = createConfigStore(storeRedis)
   // The configuration cache follows changes over its own (subscriber) connection.

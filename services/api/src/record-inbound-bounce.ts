@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import { normalizeAddressText } from '@outbound/address'
 import { bounceDecision, parseBounce } from '@outbound/bounce'
-import type {
-  BounceRecord,
-  BounceStore,
-  ConfigCache,
-  MessageStore,
-  Recipient,
+import { recipientEvent, type WebhookEvent } from '@outbound/jobs'
+import {
+  type BounceRecord,
+  type BounceStore,
+  type ConfigCache,
+  type MessageStore,
+  messageSummary,
+  type Recipient,
 } from '@outbound/store'
 
 export type InboundDeps = {
@@ -14,6 +16,8 @@ export type InboundDeps = {
   store: MessageStore
   configCache: ConfigCache
   now: () => Date
+  /** A new webhook event id (`evt_…`). */
+  newEventId: () => string
 }
 
 // Actions that report success, not a bounce (RFC 3464 §2.3.3).
@@ -36,6 +40,7 @@ export async function recordInboundBounce(
   const hardAfter = deps.configCache.current().settings.bounceSuppressAfter
   const records: BounceRecord[] = []
   const updates: Record<string, Partial<Recipient>> = {}
+  const webhookEvents: WebhookEvent[] = []
   for (const recipient of parsed.recipients) {
     if (recipient.action !== null && NOT_FAILURES.has(recipient.action)) continue
     const address = normalizeAddressText(recipient.address)
@@ -58,6 +63,26 @@ export async function recordInboundBounce(
     await deps.bounces.recordBounce(decision.record)
     if (decision.suppression !== null) await deps.bounces.addSuppression(decision.suppression)
     records.push(decision.record)
+    if (message !== null) {
+      webhookEvents.push(
+        recipientEvent(
+          deps.newEventId(),
+          'email.bounced',
+          at,
+          messageSummary(message, message.serverId),
+          message.status,
+          {
+            recipient: recipient.address,
+            kind: decision.record.kind,
+            reason: decision.record.reason,
+            smtpCode: decision.record.smtpCode,
+            enhancedCode: decision.record.enhancedCode,
+            diagnostic: decision.record.diagnostic,
+            source: 'dsn',
+          },
+        ),
+      )
+    }
     if (decision.record.permanent) {
       updates[address] = {
         status: 'bounced',
@@ -67,7 +92,7 @@ export async function recordInboundBounce(
       }
     }
   }
-  if (messageId !== null && Object.keys(updates).length > 0) {
+  if (messageId !== null && (Object.keys(updates).length > 0 || webhookEvents.length > 0)) {
     const from = parsed.reportingMta === null ? '' : ` from ${parsed.reportingMta}`
     await deps.bounces.updateRecipients(
       messageId,
@@ -77,6 +102,7 @@ export async function recordInboundBounce(
         detail: `a delivery status notification${from}: ${Object.keys(updates).join(', ')}`,
       },
       at,
+      webhookEvents,
     )
   }
   return records

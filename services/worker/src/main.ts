@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { Queue } from 'bullmq'
+import { ulid } from 'ulid'
 import { ConfigError, loadWorkerConfig, redactConfig } from '@outbound/config'
 import { type DeliverJobData, queuePrefix, type Stream } from '@outbound/jobs'
 import { createLogger, createRedis, handleSignals, waitForRedis } from '@outbound/runtime'
@@ -44,6 +45,7 @@ async function main(): Promise<void> {
   await waitForRedis(redis, STARTUP_REDIS_TIMEOUT_MS)
   // The stores' calls of many jobs at once leave together (one write per tick, not per command).
   const storeRedis = createRedis(config.redisUrl, 'worker', log, { autoPipelining: true })
+  await waitForRedis(storeRedis, STARTUP_REDIS_TIMEOUT_MS)
   const defaultTransport =
     config.smtpUrl === undefined
       ? createFileOutbox(config.outboxDir)
@@ -91,6 +93,7 @@ async function main(): Promise<void> {
       ]),
       metrics,
       now: () => new Date(),
+      newEventId: () => `evt_${ulid()}`,
       log,
     },
     log,

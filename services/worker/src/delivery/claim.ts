@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import { messageEvent } from '@outbound/jobs'
 import { isWaiting, type Attempt, type DeliverDeps, type Verdict } from './types.js'
 
 /**
@@ -17,7 +18,7 @@ const INTERRUPTED =
 export async function claim(
   messageId: string,
   token: string,
-  deps: Pick<DeliverDeps, 'store' | 'now'>,
+  deps: Pick<DeliverDeps, 'store' | 'now' | 'newEventId'>,
   log: Logger,
 ): Promise<{ kind: 'claimed'; attempt: Attempt } | Verdict> {
   const claimed = await deps.store.claimMessage(messageId, token, deps.now())
@@ -36,6 +37,17 @@ export async function claim(
         log.warn('another attempt is handing this message over; checking again later')
         return { kind: 'wait', until: new Date(graceEnds), retry: false }
       }
+      const recipients = claimed.recipients.map((r) =>
+        isWaiting(r)
+          ? {
+              ...r,
+              status: 'sent' as const,
+              smtpCode: null,
+              enhancedCode: null,
+              diagnostic: INTERRUPTED,
+            }
+          : r,
+      )
       await deps.store.recordOutcome(
         messageId,
         claimed.token,
@@ -43,18 +55,18 @@ export async function claim(
           status: 'sent',
           sentAt: claimed.committedAt,
           smtpResponse: null,
-          recipients: claimed.recipients.map((r) =>
-            isWaiting(r)
-              ? {
-                  ...r,
-                  status: 'sent',
-                  smtpCode: null,
-                  enhancedCode: null,
-                  diagnostic: INTERRUPTED,
-                }
-              : r,
-          ),
+          recipients,
           event: { type: 'sent', detail: INTERRUPTED },
+          webhookEvents: [
+            messageEvent(
+              deps.newEventId(),
+              'email.sent',
+              deps.now(),
+              claimed.summary,
+              'sent',
+              recipients,
+            ),
+          ],
         },
         deps.now(),
       )

@@ -1,6 +1,7 @@
 import { normalizeAddressText } from '@outbound/address'
 import type { Outcome, Recipient } from '@outbound/store'
 import { reserveDailyQuota } from './daily-quota.js'
+import { outcomeEvents } from './events.js'
 import {
   type Attempt,
   type DeliverDeps,
@@ -47,7 +48,7 @@ export async function gate(
   sending: Sending,
   deps: Pick<
     DeliverDeps,
-    'store' | 'bounces' | 'quota' | 'quotaWindow' | 'routing' | 'metrics' | 'now'
+    'store' | 'bounces' | 'quota' | 'quotaWindow' | 'routing' | 'metrics' | 'now' | 'newEventId'
   >,
 ): Promise<{ kind: 'gated'; gated: Gated } | Verdict | Ended> {
   const waiting = message.recipients.filter(isWaiting)
@@ -96,6 +97,14 @@ export async function gate(
         recipients,
         event: { type: 'suppressed', detail },
         ...sendingFields(sending),
+        webhookEvents: outcomeEvents({
+          newId: deps.newEventId,
+          at: deps.now(),
+          message,
+          serverId: sending.serverId,
+          status: 'suppressed',
+          recipients,
+        }),
       },
       deps.now(),
     )
@@ -132,6 +141,14 @@ export async function gate(
           error: detail,
           event: { type: 'deferred', detail },
           ...sendingFields(sending),
+          webhookEvents: outcomeEvents({
+            newId: deps.newEventId,
+            at: deps.now(),
+            message,
+            serverId: sending.serverId,
+            status: 'deferred',
+            recipients: message.recipients,
+          }),
         },
         deps.now(),
       )

@@ -1,5 +1,6 @@
 import { nextRetryDelayMs, settleAttempt } from '@outbound/bounce'
 import type { Outcome, Recipient } from '@outbound/store'
+import { outcomeEvents } from './events.js'
 import { releaseUnused, sendingFields } from './gate.js'
 import { failureOfRecipient, recordBounces } from './record-bounces.js'
 import type { Rendered } from './render.js'
@@ -32,7 +33,10 @@ export async function settle(
   { message, token, log }: Attempt,
   ended: Ended,
   context: { sending: Sending | null; gated: Gated | null; rendered: Rendered | null },
-  deps: Pick<DeliverDeps, 'store' | 'bounces' | 'quota' | 'routing' | 'metrics' | 'now'>,
+  deps: Pick<
+    DeliverDeps,
+    'store' | 'bounces' | 'quota' | 'routing' | 'metrics' | 'now' | 'newEventId'
+  >,
 ): Promise<Verdict> {
   const { sending, gated, rendered } = context
   const { settings } = deps.routing().snapshot
@@ -82,6 +86,16 @@ export async function settle(
     ...(outcome.kind === 'replied' && final ? { sentAt: now } : {}),
     ...(rendered === null ? {} : { dkim: rendered.dkim, warnings: rendered.warnings }),
     ...(sending === null ? {} : sendingFields(sending)),
+    webhookEvents: outcomeEvents({
+      newId: deps.newEventId,
+      at: now,
+      message,
+      serverId: sending?.serverId ?? null,
+      status: settled.status,
+      recipients: settled.recipients,
+      bounced: settled.bounced,
+      expired: settled.expired,
+    }),
   }
   if (!(await deps.store.recordOutcome(message.id, token, record, now)))
     log.warn('the outcome was not recorded: the claim changed after the hand-over')

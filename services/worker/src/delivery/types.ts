@@ -31,6 +31,8 @@ export type DeliverDeps = {
   dmarcPolicy: DmarcPolicyOf
   metrics: DeliveryMetrics
   now: () => Date
+  /** A new webhook event id (`evt_…`). */
+  newEventId: () => string
   log: Logger
 }
 

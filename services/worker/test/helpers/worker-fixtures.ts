@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { Worker } from 'bullmq'
 import { Redis } from 'ioredis'
 import { pino } from 'pino'
@@ -124,6 +125,7 @@ export function startTestPools(
       sign: createSigner([]),
       metrics: createDeliveryMetrics(new Registry()),
       now: () => new Date(),
+      newEventId: () => `evt_${randomUUID()}`,
       log: silentLog,
       ...deliver,
     },

@@ -1,17 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { normalizeAddressText } from '@outbound/address'
-import type { BounceStore, ConfigCache, MessageStore } from '@outbound/store'
 import { AppError } from '../../errors.js'
-import { recordInboundBounce } from '../../record-inbound-bounce.js'
+import { type InboundDeps, recordInboundBounce } from '../../record-inbound-bounce.js'
 import { errorResponses, Nullable } from './config-schemas.js'
 
-export type BounceRoutesOptions = {
-  bounces: BounceStore
-  store: MessageStore
-  configCache: ConfigCache
-  now: () => Date
-}
+export type BounceRoutesOptions = InboundDeps
 
 const MAX_INBOUND_BYTES = 10 * 1024 * 1024
 // What is kept of a message that was not a bounce, for inspection.

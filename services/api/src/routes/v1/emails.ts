@@ -3,7 +3,13 @@ import { setImmediate } from 'node:timers/promises'
 import { Type } from 'typebox'
 import { Compile } from 'typebox/compile'
 import type { SendLimits } from '@outbound/config'
-import type { BounceStore, ConfigCache, MessageRecord } from '@outbound/store'
+import { messageEvent } from '@outbound/jobs'
+import {
+  type BounceStore,
+  type ConfigCache,
+  type MessageRecord,
+  messageSummary,
+} from '@outbound/store'
 import { markSuppressed } from '../../mark-suppressed.js'
 import {
   type AcceptDeps,
@@ -35,6 +41,8 @@ export type EmailRoutesOptions = AcceptDeps & {
   now: () => Date
   configCache: ConfigCache
   bounces: BounceStore
+  /** A new webhook event id (`evt_…`). */
+  newEventId: () => string
 }
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) })
@@ -227,7 +235,25 @@ export const emailRoutes: FastifyPluginAsyncTypebox<EmailRoutesOptions> = async 
     },
     async (request) => {
       const { id } = request.params
-      const result = await options.store.cancelMessage(id, now())
+      const at = now()
+      // The event is written by the cancel itself, and only if it cancels.
+      const before = await options.store.getMessage(id)
+      const event =
+        before === null
+          ? undefined
+          : messageEvent(
+              options.newEventId(),
+              'email.canceled',
+              at,
+              messageSummary(before, before.serverId),
+              'canceled',
+              before.recipients.map((r) =>
+                r.status === 'pending' || r.status === 'deferred'
+                  ? { ...r, status: 'canceled' }
+                  : r,
+              ),
+            )
+      const result = await options.store.cancelMessage(id, at, event)
       switch (result.kind) {
         case 'missing':
           throw new AppError('MESSAGE_NOT_FOUND', `no message ${id}`)
@@ -240,11 +266,10 @@ export const emailRoutes: FastifyPluginAsyncTypebox<EmailRoutesOptions> = async 
             },
           )
         case 'canceled': {
-          const record = await options.store.getMessage(id)
-          if (record !== null) {
+          if (before !== null) {
             // The job may be running (it then finds the message canceled and stops); removing a
             // waiting or delayed one just saves the worker a look.
-            await options.queues[record.stream].remove(id).catch((err: unknown) => {
+            await options.queues[before.stream].remove(id).catch((err: unknown) => {
               request.log.debug({ err, messageId: id }, 'job not removed')
             })
           }

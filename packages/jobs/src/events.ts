@@ -1,0 +1,101 @@
+/**
+ * The events this service reports to webhook endpoints (CONTRACT.md, Webhooks). An event is
+ * written in the same atomic step as the outcome it reports, to its message's shard of the event
+ * stream; the dispatcher turns it into one delivery per matching endpoint.
+ */
+export const EVENT_TYPES = [
+  'email.sent',
+  'email.deferred',
+  'email.bounced',
+  'email.failed',
+  'email.suppressed',
+  'email.canceled',
+  'email.complained',
+  'email.unsubscribed',
+  'server.state_changed',
+  'quota.warning',
+  'reputation.warning',
+] as const
+export type EventType = (typeof EVENT_TYPES)[number]
+
+/** An event as endpoints receive it (the body of the request); `id` is the `webhook-id`. */
+export type WebhookEvent = {
+  id: string
+  type: EventType
+  /** ISO-8601: when it happened. Order across events is not guaranteed: use this. */
+  timestamp: string
+  data: Record<string, unknown>
+}
+
+/** What every email event says of its message. */
+export type MessageSummary = {
+  messageId: string
+  stream: string
+  serverId: string | null
+  reference: string | null
+  tags: readonly string[]
+  metadata: Readonly<Record<string, string>>
+  subject: string
+  to: readonly string[]
+}
+
+type RecipientFacts = {
+  address: string
+  status: string
+  smtpCode: number | null
+  enhancedCode: string | null
+  diagnostic: string | null
+}
+
+/** A message event (sent, deferred, failed, suppressed, canceled) with every recipient's state. */
+export function messageEvent(
+  id: string,
+  type: Extract<
+    EventType,
+    'email.sent' | 'email.deferred' | 'email.failed' | 'email.suppressed' | 'email.canceled'
+  >,
+  at: Date,
+  message: MessageSummary,
+  status: string,
+  recipients: readonly RecipientFacts[],
+): WebhookEvent {
+  return {
+    id,
+    type,
+    timestamp: at.toISOString(),
+    data: {
+      ...message,
+      status,
+      recipients: recipients.map(({ address, status, smtpCode, enhancedCode, diagnostic }) => ({
+        address,
+        status,
+        smtpCode,
+        enhancedCode,
+        diagnostic,
+      })),
+    },
+  }
+}
+
+/** What a recipient event says of its recipient: a bounce, a complaint or an unsubscribe. */
+export type RecipientFact = {
+  recipient: string
+  kind: string | null
+  reason: string | null
+  smtpCode: number | null
+  enhancedCode: string | null
+  diagnostic: string | null
+  source: string
+}
+
+/** A recipient event (bounced, complained, unsubscribed): one per recipient. */
+export function recipientEvent(
+  id: string,
+  type: Extract<EventType, 'email.bounced' | 'email.complained' | 'email.unsubscribed'>,
+  at: Date,
+  message: MessageSummary,
+  status: string,
+  fact: RecipientFact,
+): WebhookEvent {
+  return { id, type, timestamp: at.toISOString(), data: { ...message, status, ...fact } }
+}
