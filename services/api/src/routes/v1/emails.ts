@@ -154,7 +154,7 @@ export const emailRoutes: FastifyPluginAsyncTypebox<EmailRoutesOptions> = async 
       const results = await mapInChunks(emails, BATCH_CONCURRENCY, async (item, index) => {
         try {
           if (!sendEmailValidator.Check(item))
-            throw schemaError(sendEmailValidator.Errors(item), `emails[${index}]`)
+            throw schemaError(sendEmailValidator.Errors(item), `emails[${index}]`, SendEmailSchema)
           const email = await markSuppressed(options.bounces, validateEmail(item, limits, at))
           const references = await resolveReferences(options.configCache, email)
           const idempotency =
