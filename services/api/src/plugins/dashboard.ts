@@ -24,7 +24,7 @@ const EXTERNAL_TAG =
  * API. Bull Board (9.10.1) has no option for its fonts; without them the page uses the browser's
  * sans-serif and monospace fonts.
  */
-export function withoutExternalResources(html: string): string {
+function withoutExternalResources(html: string): string {
   return html.replace(EXTERNAL_TAG, '')
 }
 
