@@ -154,6 +154,7 @@ export default tseslint.config(
       '**/test/**/*.ts',
       'packages/testing/src/**/*.ts',
       'services/bench/src/**/*.ts',
+      'scripts/**/*.mjs',
     ],
     rules: { 'no-restricted-properties': 'off' },
   },
@@ -167,7 +168,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['eslint.config.js'],
+    files: ['eslint.config.js', 'scripts/**/*.mjs'],
     extends: [tseslint.configs.disableTypeChecked],
   },
 )
