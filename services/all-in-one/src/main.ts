@@ -33,7 +33,8 @@ function lockVarDir(): void {
   if (!lock.ok) {
     refuse(
       `Outbound is already running from this directory (pid ${lock.pid}, lock ${lock.file}).\n` +
-        `Stop it (kill ${lock.pid}, or Ctrl-C where it runs) or start from another directory.`,
+        `Stop it (kill ${lock.pid}, or Ctrl-C where it runs) or start from another directory.\n` +
+        `(If process ${lock.pid} is not Outbound, delete ${lock.file} and start again.)`,
     )
   }
   process.once('exit', lock.release)
