@@ -4,6 +4,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { HOW_TO_GET_REDIS, type LocalRedis, startLocalRedis } from '@outbound/local-redis'
+import { lockDataDir } from './data-dir-lock.js'
+import { isPortFree } from './port-check.js'
 
 // `pnpm start`: the API and both worker pools as child processes, with a private Redis and the
 // file outbox when nothing is configured (CONTRACT.md, all-in-one).
@@ -18,6 +20,26 @@ function say(line: string): void {
   process.stdout.write(`${line}\n`)
 }
 
+/** Ends the start before anything runs: the reason on stderr, exit code 1. */
+function refuse(message: string): never {
+  process.stderr.write(`outbound: ${message}\n`)
+  process.exit(1)
+}
+
+/** Takes ./var for this process (released on exit), or refuses if another start holds it. */
+function lockVarDir(): void {
+  mkdirSync(VAR_DIR, { recursive: true })
+  const lock = lockDataDir(VAR_DIR)
+  if (!lock.ok) {
+    refuse(
+      `Outbound is already running from this directory (pid ${lock.pid}, lock ${lock.file}).\n` +
+        `Stop it (kill ${lock.pid}, or Ctrl-C where it runs) or start from another directory.\n` +
+        `(If process ${lock.pid} is not Outbound, delete ${lock.file} and start again.)`,
+    )
+  }
+  process.once('exit', lock.release)
+}
+
 /** OUTBOUND_SECRET_KEY, or one kept in ./var/secret.key (created on first start, mode 600). */
 function secretKey(given: string | undefined): string {
   if (given !== undefined && given !== '') return given
@@ -29,13 +51,19 @@ function secretKey(given: string | undefined): string {
   return key
 }
 
+function isRunning(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null
+}
+
+/** Resolves once `/ready` answers while the API child started here is still running. */
 async function waitForApi(url: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error('the API exited during start-up')
+    if (!isRunning(child)) throw new Error('the API exited during start-up')
     try {
       const response = await fetch(`${url}/ready`)
-      if (response.ok) return
+      // The port was free before the API started, and the API is still running: it answered.
+      if (response.ok && isRunning(child)) return
     } catch {
       // Not listening yet.
     }
@@ -55,6 +83,15 @@ async function stopChild(child: ChildProcess): Promise<void> {
 
 async function main(): Promise<void> {
   const env = process.env
+  const host = env['HOST'] ?? '127.0.0.1'
+  const port = env['PORT'] ?? '3000'
+  lockVarDir()
+  if (!(await isPortFree(host, Number(port)))) {
+    refuse(
+      `port ${port} on ${host} is in use by another program.\n` +
+        `Stop it, or pick another port: PORT=${Number(port) + 1} pnpm start`,
+    )
+  }
   let redis: LocalRedis | undefined
   let redisUrl = env['REDIS_URL'] ?? ''
   if (redisUrl === '') {
@@ -73,8 +110,6 @@ async function main(): Promise<void> {
     }
     redisUrl = redis.url
   }
-  const host = env['HOST'] ?? '127.0.0.1'
-  const port = env['PORT'] ?? '3000'
   const outboxDir = resolve(env['OUTBOX_DIR'] ?? resolve(VAR_DIR, 'outbox'))
   const childEnv = {
     ...env,

@@ -164,7 +164,7 @@ export const emailRoutes: FastifyPluginAsyncTypebox<EmailRoutesOptions> = async 
       for (const [index, item] of emails.entries()) {
         try {
           if (!sendEmailValidator.Check(item))
-            throw schemaError(sendEmailValidator.Errors(item), `emails[${index}]`)
+            throw schemaError(sendEmailValidator.Errors(item), `emails[${index}]`, SendEmailSchema)
           validated.push(validateEmail(item, limits, at))
         } catch (err) {
           validated.push(itemError(err))
