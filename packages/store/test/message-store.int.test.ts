@@ -137,6 +137,7 @@ describe('createMessageStore', () => {
       token: 'token-b',
       committedAt: later(3),
       recipients: [expect.objectContaining({ address: 'bob@example.com', status: 'pending' })],
+      summary: expect.objectContaining({ messageId: 'msg_3', subject: 'Hello' }),
     })
   })
 
