@@ -97,6 +97,36 @@ describe("parseBounce on real MTAs' formats", () => {
     )
   })
 
+  // Broke: each of these came back with no recipient, a wrong one, or one too many.
+  it.each([
+    // corpus fixture, the recipients it reports
+    // Exchange 5.5 names the recipient in X.400 form, "…;dda:SMTP=userx@example.COM;".
+    ['corpus/exchange55-03.eml', ['userx@example.com']],
+    // An HTML-only Exchange 5.5 report: the Cc'd addresses it quotes are not recipients.
+    ['corpus/exchange55-04.eml', ['userx@example.com']],
+    // qmail's "<ann@x>:" lines, with no reason under them (Sina).
+    ['corpus/sina-01.eml', ['userx@sina.com', 'usery@sina.com']],
+    // "Undeliverable Address: ann@x" (HotPOP).
+    ['corpus/hotpop-01.eml', ['userx@example.com']],
+  ])('finds the recipients of %s', async (name, addresses) => {
+    expect((await parseBounce(fixture(name)))?.recipients.map((r) => r.address)).toEqual(addresses)
+  })
+
+  // Broke: "Mailman 2.0.12" in the quoted Subject was read as a status code 2.0.12, so an unknown
+  // recipient became a temporary failure.
+  it('takes no status code from the header lines a report quotes (Exchange 5.5, HTML only)', async () => {
+    const [recipient] = (await parseBounce(fixture('corpus/exchange55-04.eml')))?.recipients ?? []
+    expect(recipient?.status).toBeNull()
+    expect(
+      classifyFailure({
+        smtpCode: recipient?.smtpCode ?? null,
+        enhancedCode: recipient?.status ?? null,
+        text: recipient?.diagnostic ?? '',
+        action: recipient?.action ?? null,
+      }),
+    ).toMatchObject({ kind: 'hard', reason: 'user_unknown' })
+  })
+
   it('says an automatic reply is not a bounce', async () => {
     expect(await parseBounce(fixture('out-of-office.eml'))).toBeNull()
     expect(await parseBounce(Buffer.from('not an email at all'))).toBeNull()
