@@ -99,6 +99,8 @@ describe('classifyFailure: SMTP replies from real servers', () => {
       'user-unknown-text',
     ],
     ['554 Spam detected, message rejected', 'spam', 'soft', true, 'spam-text'],
+    // Broke: a URI block list was read as a policy refusal, not spam (BounceParser's corpus).
+    ['550 5.7.1 Your email breaches local URIBL policy.', 'spam', 'soft', true, 'spam-policy'],
     // Broke: these unknown or closed mailboxes were "other"/soft (BounceParser's corpus).
     [
       '551 <ann@example.com> is a deactivated mailbox',

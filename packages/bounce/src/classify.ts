@@ -52,8 +52,9 @@ type Rule = {
   when?: 'permanent' | 'temporary' | 'gave-up'
 }
 
+// "550 5.7.1 Your email breaches local URIBL policy": a URI block list, a spam filter.
 const SPAM_TEXT =
-  /spam|blacklist|blocklist|block ?list|(?<!not )listed (at|on|in)|reputation|junk|banned sending ip|\bUBE\b|bulk e-?mail|blocked using|\bdnsbl\b/i
+  /spam|blacklist|blocklist|block ?list|(?<!not )listed (at|on|in)|reputation|junk|banned sending ip|\bUBE\b|bulk e-?mail|blocked using|\bdnsbl\b|\buribl\b/i
 const RATE_TEXT =
   /too many|rate ?limit|throttl|slow down|try again later|temporarily deferred|frequency limit/i
 
