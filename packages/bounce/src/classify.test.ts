@@ -99,6 +99,30 @@ describe('classifyFailure: SMTP replies from real servers', () => {
       'user-unknown-text',
     ],
     ['554 Spam detected, message rejected', 'spam', 'soft', true, 'spam-text'],
+    // Broke: a URI block list was read as a policy refusal, not spam (BounceParser's corpus).
+    ['550 5.7.1 Your email breaches local URIBL policy.', 'spam', 'soft', true, 'spam-policy'],
+    // Broke: these unknown or closed mailboxes were "other"/soft (BounceParser's corpus).
+    [
+      '551 <ann@example.com> is a deactivated mailbox',
+      'user_unknown',
+      'hard',
+      true,
+      'user-unknown-text',
+    ],
+    [
+      '550-<ann@example.com> is not a known user on this system; 550 see http://www.example.net/bounce.html',
+      'user_unknown',
+      'hard',
+      true,
+      'user-unknown-text',
+    ],
+    [
+      '550 ** No mail box available for this user **',
+      'user_unknown',
+      'hard',
+      true,
+      'user-unknown-text',
+    ],
     [
       "550 5.7.26 Unauthenticated email from example.com is not accepted due to domain's DMARC policy",
       'policy',
@@ -158,6 +182,21 @@ describe('classifyFailure: the enhanced code decides before the text', () => {
       'failed',
       'host_unknown',
       'host-unknown-text',
+    ],
+    // Broke: code-less over-quota reports were "other" (newmail.ru's qmail, HotPOP).
+    [
+      "This person's account is exceeding their quota.",
+      null,
+      'failed',
+      'mailbox_full',
+      'mailbox-full-text',
+    ],
+    [
+      'The email you sent to the address specified above has been returned because the recipient is over disk quota.',
+      null,
+      'failed',
+      'mailbox_full',
+      'mailbox-full-text',
     ],
     // Broke: expiry reports were not recognised (Exim).
     ['mailbox is full: retry timeout exceeded', '5.0.0', 'failed', 'expired', 'expired-text'],

@@ -52,8 +52,9 @@ type Rule = {
   when?: 'permanent' | 'temporary' | 'gave-up'
 }
 
+// "550 5.7.1 Your email breaches local URIBL policy": a URI block list, a spam filter.
 const SPAM_TEXT =
-  /spam|blacklist|blocklist|block ?list|(?<!not )listed (at|on|in)|reputation|junk|banned sending ip|\bUBE\b|bulk e-?mail|blocked using|\bdnsbl\b/i
+  /spam|blacklist|blocklist|block ?list|(?<!not )listed (at|on|in)|reputation|junk|banned sending ip|\bUBE\b|bulk e-?mail|blocked using|\bdnsbl\b|\buribl\b/i
 const RATE_TEXT =
   /too many|rate ?limit|throttl|slow down|try again later|temporarily deferred|frequency limit/i
 
@@ -198,16 +199,17 @@ export const RULES: readonly Rule[] = [
   {
     name: 'user-unknown-text',
     example:
-      '550 No such user here / 550 Requested action not taken: mailbox unavailable / 550 Mailbox is frozen',
+      '550 No such user here / 550 Requested action not taken: mailbox unavailable / 550 Mailbox is frozen / 551 <ann@x> is a deactivated mailbox / 550-<ann@x> is not a known user on this system / 550 ** No mail box available for this user **',
     reason: 'user_unknown',
-    text: /no such (user|mailbox|recipient)|user (unknown|not found|doesn't exist)|unknown (user|recipient|mailbox)|does not exist|invalid (recipient|mailbox|address)|mailbox (unavailable|not found)|no mailbox here|account (has been |is )?disabled|recipient name is not recognized|address rejected|address (couldn't|could not|can't|cannot) be found|address not found|mailbox is frozen|not listed in (the )?(Domino )?Directory|no valid recipients|no longer on server/i,
+    text: /no such (user|mailbox|recipient)|user (unknown|not found|doesn't exist)|unknown (user|recipient|mailbox)|does not exist|invalid (recipient|mailbox|address)|mailbox (unavailable|not found)|no mailbox here|account (has been |is )?disabled|recipient name is not recognized|address rejected|address (couldn't|could not|can't|cannot) be found|address not found|mailbox is frozen|not listed in (the )?(Domino )?Directory|no valid recipients|no longer on server|deactivated (mailbox|account)|not a known user|no mail ?box available/i,
     when: 'permanent',
   },
   {
     name: 'mailbox-full-text',
-    example: "452 Mailbox full / quota exceeded / the user's mailfolder is full",
+    example:
+      "452 Mailbox full / quota exceeded / the user's mailfolder is full / the recipient is over disk quota / This person's account is exceeding their quota",
     reason: 'mailbox_full',
-    text: /(mailbox|mail ?folder) (is )?full|mailbox exceeds allowed size|over ?quota|quota exceeded|insufficient (system )?storage|out of storage/i,
+    text: /(mailbox|mail ?folder) (is )?full|mailbox exceeds allowed size|over (disk )?quota|overquota|quota exceeded|exceeding (their |the |its )?quota|insufficient (system )?storage|out of storage/i,
   },
   {
     name: 'message-too-big-text',

@@ -1,3 +1,4 @@
+import { convert as htmlToText } from 'html-to-text'
 import { simpleParser, type ParsedMail } from 'mailparser'
 import { enhancedCodeOf } from './classify.js'
 
@@ -45,14 +46,19 @@ const ORIGINAL_MARKERS = [
 const SMTP_CODE = /(?:^|[\s;:(#'"])([45]\d\d)(?=[ -]|$)/m
 const ADDRESS = /<?([a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?)>?/g
 // A line that quotes a header of the original (Exchange's "To: …", Domino's "Subject: …"), or
-// a message id that looks like an address.
+// a message id that looks like an address; an HTML report indents it with no-break spaces.
 const QUOTED_HEADER_LINE =
-  /^[ \t]*(?:To|From|Cc|Sent|Date|Subject|Reply-To|Return-Path|Message-Id|In-Reply-To|References):/i
+  /^[ \t\u00a0]*(?:To|From|Cc|Sent|Date|Subject|Reply-To|Return-Path|Message-Id|In-Reply-To|References):/i
 // An address that is our own sender, as quoted in the dialogue ("after MAIL FROM:<…>").
 const SENDER_CONTEXT = /(?:MAIL FROM:|envelope-from|X-Postfix-Sender:[^<]*?|rfc822;)\s*<?$/i
 // Prose that introduces the failed recipients: an address near it may carry no SMTP code.
+// HotPOP: "Undeliverable Address: ann@x".
 const RECIPIENT_HEADING =
-  /following (recipients?|address(es)?)|these recipients|did not reach|RCPT TO:\s*<?$|not delivered to|could not be delivered to|delivery to the following|has not yet been delivered|address(es)? failed|delivery problems|failed recipient/i
+  /following (recipients?|address(es)?)|these recipients|did not reach|RCPT TO:\s*<?$|not delivered to|could not be delivered to|delivery to the following|has not yet been delivered|address(es)? failed|delivery problems|failed recipient|undeliverable address/i
+// qmail's recipient line, "<ann@x>:" alone on its line, its reason on the next (Sina gives none).
+const QMAIL_RECIPIENT_LINE = /^<[^<>\s]+@[^<>\s]+>:[ \t]*$/
+// Exchange 5.5 names a recipient in X.400 form: "c=US;a= ;p=IKON;o=Nexus2;dda:SMTP=ann@x;".
+const X400_SMTP_PREFIX = /^smtp=/i
 // A warning that the mailer keeps trying (Exim "delayed 24 hours", Gmail "Delay").
 const DELAY_REPORT =
   /has not yet been delivered|has been delayed|will be retried|delivery attempts will continue|THIS IS A WARNING MESSAGE ONLY/i
@@ -155,7 +161,7 @@ type Occurrence = { address: string; index: number; end: number }
 function candidateOccurrences(report: string, own: ReadonlySet<string>): Occurrence[] {
   const occurrences: Occurrence[] = []
   for (const match of report.matchAll(ADDRESS)) {
-    const address = (match[1] ?? '').toLowerCase()
+    const address = (match[1] ?? '').toLowerCase().replace(X400_SMTP_PREFIX, '')
     if (own.has(address)) continue
     const lineStart = report.lastIndexOf('\n', match.index) + 1
     if (QUOTED_HEADER_LINE.test(report.slice(lineStart, match.index))) continue
@@ -189,6 +195,19 @@ function textRecipient(address: string, window: string, action: string): Bounced
   }
 }
 
+function withoutQuotedHeaders(report: string): string {
+  return report
+    .split('\n')
+    .filter((line) => !QUOTED_HEADER_LINE.test(line))
+    .join('\n')
+}
+
+/** The whole line of the report that holds the character at `index`. */
+function lineAround(report: string, index: number): string {
+  const end = report.indexOf('\n', index)
+  return report.slice(report.lastIndexOf('\n', index) + 1, end === -1 ? report.length : end)
+}
+
 /**
  * A mailer-daemon's prose: every address in the report, with the reply that follows it. An
  * address with no reply code counts when the prose introduces it as a failed recipient
@@ -207,8 +226,10 @@ function textRecipients(
     const windows = mine.map((o) => windowAfter(report, o, occurrences))
     const coded = windows.find((w) => smtpCodeOf(w) !== null || enhancedCodeOf(w) !== null)
     if (coded !== undefined) return [textRecipient(address, coded, action)]
-    const introduced = mine.some((o) =>
-      RECIPIENT_HEADING.test(report.slice(Math.max(0, o.index - 200), o.index)),
+    const introduced = mine.some(
+      (o) =>
+        RECIPIENT_HEADING.test(report.slice(Math.max(0, o.index - 200), o.index)) ||
+        QMAIL_RECIPIENT_LINE.test(lineAround(report, o.index)),
     )
     const first = windows[0]
     // The only address in a mailer-daemon's report (EZweb's "account is disabled. <ann@x>").
@@ -216,8 +237,9 @@ function textRecipients(
     if (!(introduced || only || failedHeader.includes(address)) || first === undefined) return []
     // The only recipient of a report whose reason stands before the address (Apache James:
     // "550 - … no such user here" … "RCPT TO: ann@x"; IMail: "Unknown user: ann@x"): the whole
-    // report is its diagnostic.
-    return [textRecipient(address, only ? report : first, action)]
+    // report is its diagnostic, less the header lines it quotes from the original (Exchange
+    // 5.5's "Subject: … Mailman 2.0.12" is no status code).
+    return [textRecipient(address, only ? withoutQuotedHeaders(report) : first, action)]
   })
 }
 
@@ -282,9 +304,17 @@ export async function parseBounce(raw: Buffer): Promise<ParsedBounce | null> {
     typeof contentType === 'object' && 'params' in contentType ? contentType.params : {}
   const reportType = (params['report-type'] ?? '').toLowerCase()
   if (isFeedbackReport(parsed, reportType)) return null
-  // A broken MIME structure (Apache James folds a boundary parameter without white space)
-  // leaves mailparser no text: read the raw body then.
-  const text = (parsed.text ?? '').trim() === '' ? rawBody(raw) : (parsed.text ?? '')
+  // An HTML-only report (Exchange 5.5's "did not reach the following recipient(s):<BR>") is read
+  // as its text, so that quoted header lines ("&nbsp; Cc: …") stay recognisable. A broken MIME
+  // structure (Apache James folds a boundary parameter without white space) leaves mailparser
+  // no text at all: read the raw body then.
+  const html = typeof parsed.html === 'string' ? parsed.html : ''
+  const text =
+    (parsed.text ?? '').trim() !== ''
+      ? (parsed.text ?? '')
+      : html.trim() !== ''
+        ? htmlToText(html, { wordwrap: false })
+        : rawBody(raw)
   const originals = parsed.attachments.map((attachment) => attachment.content.toString('utf8'))
   // The original message (or its headers): an attachment, or the text after a marker.
   const marker = ORIGINAL_MARKERS.map((re) => re.exec(text)?.index)
