@@ -37,6 +37,8 @@ export {
 } from './suppression-rule.js'
 export {
   type AttemptOutcome,
+  /** Whether a temporary reply asks the sender to slow down (421, 4.7.x, 4.3.2, rate words). */
+  isSlowDown,
   /** The wait before the next attempt (the server's hint, else the schedule); null once used up. */
   nextRetryDelayMs,
   type RecipientStatus,
@@ -49,4 +51,7 @@ export {
   settleAttempt,
   type SettledRecipient,
   type Settlement,
+  /** What an attempt tells about its server: success, slow-down, unreachable, or nothing. */
+  serverSignal,
+  type ServerSignalKind,
 } from './settle-attempt.js'

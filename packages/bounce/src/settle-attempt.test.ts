@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import {
+  isSlowDown,
   nextRetryDelayMs,
   refusesMessage,
   replyClass,
+  serverSignal,
   settleAttempt,
   type SettledRecipient,
 } from './settle-attempt.js'
@@ -142,4 +144,43 @@ describe('settleAttempt', () => {
       expect([settled.bounced.length, settled.expired.length]).toEqual([bounced, expired])
     },
   )
+})
+
+describe('isSlowDown', () => {
+  it.each([
+    [421, '421 4.7.0 Try again later, slow down', true],
+    [451, '451 4.7.1 Please try again later', true],
+    [452, '452 4.3.2 System not accepting network messages', true],
+    [450, '450 Too many messages from your IP', true],
+    [451, '451 4.4.1 No answer from host', false],
+    [452, '452 4.2.2 Mailbox full', false],
+    [550, '550 5.7.1 rate limited for good', false],
+  ] as const)('%s %s: %s', (code, text, expected) => {
+    expect(isSlowDown({ code, text })).toBe(expected)
+  })
+})
+
+describe('serverSignal', () => {
+  const failed = (code: number | null, response: string) =>
+    ({ kind: 'failed', cause: 'temporary', code, response }) as const
+  it.each([
+    [failed(null, 'connect ECONNREFUSED 127.0.0.1:25'), 'CONN', 'unreachable'],
+    [failed(421, '421 4.3.2 Service not available'), 'CONN', 'unreachable'],
+    [failed(421, '421 Too many connections, slow down'), 'CONN', 'slow-down'],
+    [failed(535, '535 5.7.8 authentication failed'), 'AUTH PLAIN', 'unreachable'],
+    [failed(421, '421 4.7.0 slow down'), 'RCPT TO', 'slow-down'],
+    [failed(451, '451 4.4.1 temporary local problem'), 'DATA', 'success'],
+  ] as const)('%j at %s: %s', (outcome, command, signal) => {
+    expect(serverSignal(outcome, command)).toBe(signal)
+  })
+
+  it('hears a slow-down in a recipient refusal of an answered message', () => {
+    const outcome = {
+      kind: 'replied',
+      response: '250 ok',
+      accepted: [],
+      refused: [{ address: 'a@x.test', code: 421, response: '421 4.7.0 slow down' }],
+    } as const
+    expect(serverSignal(outcome, null)).toBe('slow-down')
+  })
 })

@@ -66,12 +66,13 @@ export type AttemptOutcome =
     }
   /**
    * The transaction failed as a whole: `refused` (the server refused the message for good),
-   * `temporary` (a 4xx, no reply, a connection or AUTH failure), or `ours` (this service cannot
+   * `temporary` (a 4xx, no reply, a connection or AUTH failure), `expired` (not handed over
+   * within maxQueueHours: failed, a soft `expired` bounce each), or `ours` (this service cannot
    * send it: the stored sender no longer parses, a forced server was removed; nobody's bounce).
    */
   | {
       kind: 'failed'
-      cause: 'refused' | 'temporary' | 'ours'
+      cause: 'refused' | 'temporary' | 'ours' | 'expired'
       code: number | null
       response: string
     }
@@ -141,7 +142,10 @@ export function settleAttempt<R extends SettledRecipient>(input: {
       status,
       recipients,
       bounced: status === 'bounced' ? changed : [],
-      expired: status === 'failed' && outcome.cause === 'temporary' ? changed : [],
+      expired:
+        status === 'failed' && (outcome.cause === 'temporary' || outcome.cause === 'expired')
+          ? changed
+          : [],
       retryDelayMs: status === 'deferred' ? retryDelayMs : null,
       smtpResponse: null,
       detail: outcome.response,
@@ -194,3 +198,39 @@ export function settleAttempt<R extends SettledRecipient>(input: {
     detail,
   }
 }
+
+// DOMAIN.md §8: a reply that asks the sender to slow down.
+const SLOW_DOWN_TEXT = /rate|throttl|too many (messages|connections|recipients|mails?)|slow down/i
+
+/** Whether a temporary reply asks the sender to slow down: 421, 4.7.x, 4.3.2, or words to that effect. */
+export function isSlowDown(reply: { code: number | null; text: string }): boolean {
+  const { code, text } = reply
+  if (code === null || code < 400 || code >= 500) return false
+  if (code === 421) return true
+  const enhanced = ENHANCED_CODE.exec(text)?.[1] ?? ''
+  return /^4\.7\.\d+$/.test(enhanced) || enhanced === '4.3.2' || SLOW_DOWN_TEXT.test(text)
+}
+
+/**
+ * What an attempt tells about the server (DOMAIN.md §8): `slow-down` (it asked to), `unreachable`
+ * (a refused or timed-out connection, a TLS failure, a 421/554 greeting, a 535 AUTH failure), or
+ * `success` (it answered the message, whatever it said). Null when nothing was learnt.
+ */
+export function serverSignal(outcome: AttemptOutcome, command: string | null): ServerSignalKind {
+  if (outcome.kind === 'replied') {
+    const asked = outcome.refused.find((entry) =>
+      isSlowDown({ code: entry.code, text: entry.response }),
+    )
+    return asked === undefined ? 'success' : 'slow-down'
+  }
+  if (outcome.cause === 'ours' || outcome.cause === 'expired') return null
+  const stage = (command ?? '').toUpperCase()
+  const greeting = stage === 'CONN' || stage === ''
+  if (greeting && (outcome.code === 421 || outcome.code === 554))
+    return SLOW_DOWN_TEXT.test(outcome.response) ? 'slow-down' : 'unreachable'
+  if (isSlowDown({ code: outcome.code, text: outcome.response })) return 'slow-down'
+  if (outcome.code === 535 || outcome.code === null) return 'unreachable'
+  return 'success'
+}
+
+export type ServerSignalKind = 'success' | 'slow-down' | 'unreachable' | null

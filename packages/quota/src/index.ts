@@ -14,3 +14,24 @@ export {
   /** The part of a daily limit a stream may use (mass leaves the reserve). */
   streamCap,
 } from './quota-limits.js'
+export {
+  /** `"40/s"`, `"600/min"`, `"10000/h"` as a rate; null when it is not one. */
+  parseRateLimit,
+  type RateLimit,
+  /** The emission interval and burst tolerance of a rate (GCRA). */
+  rateParameters,
+} from './rate-limit.js'
+export {
+  /** The daily limit in force: a warm-up schedule's day, else dailyLimit. */
+  limitInForce,
+} from './warm-up.js'
+export {
+  /** The state after an attempt's signal (slow down, unreachable, success). */
+  nextServerState,
+  /** A healthy server's state. */
+  okState,
+  /** Whether mail may go to a server now, as the probe, or must wait. */
+  serverAvailability,
+  type ServerSignal,
+  type ServerState,
+} from './server-health.js'

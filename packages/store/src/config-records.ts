@@ -22,7 +22,15 @@ export const OutgoingServerSchema = Type.Object({
   dailyLimit: Nullable(Type.Integer()),
   /** What authorises this server in SPF (`include:_spf.provider.example`, `ip4:203.0.113.5`). */
   spf: Type.Optional(Nullable(Type.String())),
+  /** Across every worker process together. */
   maxConnections: Type.Integer(),
+  /** `"40/s"`, `"600/min"`, `"10000/h"`: recipients handed over, across every worker; null: none. */
+  rateLimit: Type.Optional(Nullable(Type.String())),
+  /** Daily limits for day 1, 2, … after `warmupStartedAt`; past its end `dailyLimit` applies. */
+  warmupSchedule: Type.Optional(Nullable(Type.Array(Type.Integer()))),
+  warmupStartedAt: Type.Optional(Nullable(Type.String())),
+  /** Whether mail may leave through another server while this one is down (default true). */
+  failover: Type.Optional(Type.Boolean()),
   active: Type.Boolean(),
   createdAt: Type.String(),
   updatedAt: Type.String(),
@@ -74,6 +82,8 @@ export const SettingsSchema = Type.Object({
   quotaTimezone: Type.String(),
   transactionalReservePercent: Type.Integer(),
   bounceSuppressAfter: Type.Integer(),
+  /** A message not handed over this many hours after acceptance fails (`expired`). */
+  maxQueueHours: Type.Optional(Type.Integer()),
   retrySchedule: Type.Object({
     transactional: Type.Array(Type.Integer()),
     mass: Type.Array(Type.Integer()),
@@ -91,6 +101,7 @@ export const DEFAULT_SETTINGS: Settings = {
   quotaTimezone: 'UTC',
   transactionalReservePercent: 10,
   bounceSuppressAfter: 1,
+  maxQueueHours: 72,
   retrySchedule: {
     transactional: [...DEFAULT_RETRY_SCHEDULE_SECONDS],
     mass: [...DEFAULT_RETRY_SCHEDULE_SECONDS],

@@ -77,3 +77,8 @@ export {
   createBounceStore,
   type Suppression,
 } from './bounce-store.js'
+export {
+  /** Servers' health, rate clocks, probes and connection leases, shared by every worker. */
+  createServerStateStore,
+  type ServerStateStore,
+} from './server-state-store.js'

@@ -59,6 +59,12 @@ export function createKeys(base: string) {
     rejectedInbound: () => `${base}:{bounces}:not-bounces`,
     // One counter per server and quota day (the local date in the quota time zone).
     quota: (serverId: string, day: string) => `${base}:quota:{${serverId}}:${day}`,
+    // A server's shaping state shares its quota's tag: its health, its rate clock, its probe and
+    // its connection leases.
+    serverState: (serverId: string) => `${base}:server:{${serverId}}:state`,
+    serverRate: (serverId: string) => `${base}:server:{${serverId}}:rate`,
+    serverProbe: (serverId: string) => `${base}:server:{${serverId}}:probe`,
+    serverLeases: (serverId: string) => `${base}:server:{${serverId}}:leases`,
     /** Messages deferred by a server's daily limit (`stream:id`, scored by when they retry). */
     quotaWaiting: (serverId: string) => `${base}:quota:{${serverId}}:waiting`,
     // Client keys are hashed: any length and any character, a fixed-size key.
