@@ -20,6 +20,7 @@ export {
   /** What every webhook email event says of its message. */
   messageSummary,
   type NewMessage,
+  type RateSlot,
   type Recipient,
   type Routing,
 } from './message-record.js'

@@ -265,14 +265,32 @@ export function parseMessageContent(id: string, raw: string): MessageContent {
   return parseJsonField(id, 'content', raw, validators.content)
 }
 
+const RateSlotSchema = Type.Object({
+  serverId: Type.String(),
+  /** When the booked slot comes (ms since the epoch). */
+  at: Type.Number(),
+  /** The rate limit it was booked under. */
+  epoch: Type.String(),
+})
+/** A slot a message booked on a server's rate clock, used by its next attempt. */
+export type RateSlot = Static<typeof RateSlotSchema>
+const rateSlotValidator = Compile(RateSlotSchema)
+
 /** What a delivery attempt needs of a message, read with its claim. */
 export type ClaimedMessage = Pick<
   MessageRecord,
   'id' | 'stream' | 'createdAt' | 'attempts' | 'request' | 'recipients'
-> & { content: MessageContent }
+> & { content: MessageContent; rateSlot: RateSlot | null }
 
 /** The fields a claim reads, in the order parseClaimedMessage takes them. */
-export const CLAIMED_FIELDS = ['stream', 'createdAt', 'request', 'recipients', 'content'] as const
+export const CLAIMED_FIELDS = [
+  'stream',
+  'createdAt',
+  'request',
+  'recipients',
+  'content',
+  'rateSlot',
+] as const
 
 /** A claimed message from the values of CLAIMED_FIELDS; throws CorruptRecordError. */
 export function parseClaimedMessage(
@@ -280,7 +298,7 @@ export function parseClaimedMessage(
   attempts: number,
   values: readonly (string | null)[],
 ): ClaimedMessage {
-  const [rawStream, createdAt, request, recipients, content] = values
+  const [rawStream, createdAt, request, recipients, content, rateSlot] = values
   const stream = rawStream ?? undefined
   if (!isStream(stream)) throw new CorruptRecordError(id, 'stream')
   return {
@@ -291,6 +309,10 @@ export function parseClaimedMessage(
     request: parseJsonField(id, 'request', request ?? '', validators.request),
     recipients: parseRecipients(id, recipients ?? ''),
     content: parseMessageContent(id, content ?? ''),
+    rateSlot:
+      rateSlot === null || rateSlot === undefined || rateSlot === ''
+        ? null
+        : parseJsonField(id, 'rateSlot', rateSlot, rateSlotValidator),
   }
 }
 

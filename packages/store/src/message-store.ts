@@ -4,6 +4,7 @@ import { createKeys, MESSAGE_SHARDS } from './keys.js'
 import {
   CLAIMED_FIELDS,
   type ClaimedMessage,
+  type RateSlot,
   type DkimOutcome,
   FINAL_STATUSES,
   type MessageContent,
@@ -57,7 +58,11 @@ export type CancelResult =
 
 /** What an attempt ended with; fields left out are unchanged. */
 export type Outcome = {
-  status: Extract<MessageStatus, 'sent' | 'deferred' | 'failed' | 'bounced' | 'suppressed'>
+  /** `queued`: the message waits for its server (a rate limit, a throttled or down server). */
+  status: Extract<
+    MessageStatus,
+    'queued' | 'sent' | 'deferred' | 'failed' | 'bounced' | 'suppressed'
+  >
   event: { type: string; detail: string | null }
   sentAt?: Date
   deferredUntil?: Date | null
@@ -75,6 +80,8 @@ export type Outcome = {
   warnings?: string[]
   /** The webhook events this outcome reports, appended in the same step. */
   webhookEvents?: readonly WebhookEvent[]
+  /** A slot booked on a server's rate clock, which the next attempt uses; cleared otherwise. */
+  rateSlot?: RateSlot
 }
 
 export type IdempotencyEntry = {
@@ -99,6 +106,7 @@ function outcomeFields(outcome: Outcome, at: Date): string[] {
   if (outcome.error !== undefined) fields['error'] = outcome.error ?? ''
   if (outcome.recipients !== undefined) fields['recipients'] = JSON.stringify(outcome.recipients)
   if (outcome.warnings !== undefined) fields['warnings'] = JSON.stringify(outcome.warnings)
+  fields['rateSlot'] = outcome.rateSlot === undefined ? '' : JSON.stringify(outcome.rateSlot)
   return [...Object.entries(fields).flat(), ...handoffFields(outcome)]
 }
 
@@ -249,9 +257,11 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
     /** Writes an attempt's outcome if `token` still holds the claim; false otherwise. */
     async recordOutcome(id: string, token: string, outcome: Outcome, at: Date): Promise<boolean> {
       const ttl = FINAL_STATUSES.includes(outcome.status) ? MESSAGE_RETENTION_SECONDS : 0
-      // A deferred message waits for its next attempt: the sweeper watches it until then.
+      // A deferred or waiting message waits for its next attempt: the sweeper watches it until then.
       const due =
-        outcome.status === 'deferred' ? (outcome.deferredUntil ?? at).getTime().toString() : ''
+        outcome.status === 'deferred' || outcome.status === 'queued'
+          ? (outcome.deferredUntil ?? at).getTime().toString()
+          : ''
       const webhookEvents = (outcome.webhookEvents ?? []).map((event) => JSON.stringify(event))
       const result = await runScript(redis, RECORD_OUTCOME, outcomeKeys(id), [
         token,
@@ -333,6 +343,11 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
     /** Forgets a pending entry whose message no longer waits (or no longer exists). */
     async dropPending(id: string): Promise<void> {
       await redis.zrem(keys.pendingOf(id), id)
+    },
+
+    /** Appends an event that no outcome of a message reports (a server's state, a quota warning). */
+    async appendEvent(event: WebhookEvent): Promise<void> {
+      await redis.xadd(keys.eventsOf(event.id), '*', 'e', JSON.stringify(event))
     },
 
     /**

@@ -8,6 +8,7 @@ import type {
   ConfigStore,
   MessageStore,
   QuotaStore,
+  ServerStateStore,
 } from '@outbound/store'
 import { answerClientError } from './answer-client-error.js'
 import { checkJsonBounds } from './check-json-bounds.js'
@@ -78,6 +79,8 @@ export type AppDeps = {
   configStore: ConfigStore
   configCache: ConfigCache
   quota: QuotaStore
+  /** Servers' health (ok, throttled, down), shared with the workers. */
+  serverStates: ServerStateStore
   bounces: BounceStore
   queues: Queues
   /** Answers when Redis is reachable (GET /ready). */
@@ -163,7 +166,12 @@ export async function buildApp(deps: AppDeps) {
     queues: Object.values(deps.queues),
     now,
   })
-  await app.register(quotaRoutes, { configCache: deps.configCache, quota: deps.quota, now })
+  await app.register(quotaRoutes, {
+    configCache: deps.configCache,
+    quota: deps.quota,
+    serverStates: deps.serverStates,
+    now,
+  })
   await app.register(emailRoutes, {
     limits: deps.config.limits,
     sendPerMinute: deps.config.rateLimitSendPerMinute,
@@ -178,6 +186,7 @@ export async function buildApp(deps: AppDeps) {
   const configDeps = {
     configStore: deps.configStore,
     configCache: deps.configCache,
+    serverStates: deps.serverStates,
     newId: deps.newId,
     now,
     secretKey: deps.config.secretKey,

@@ -1,10 +1,12 @@
-import type { ConfigCache, ConfigStore } from '@outbound/store'
+import type { ConfigCache, ConfigStore, ServerStateStore } from '@outbound/store'
 import type { ResolveTxt } from './dns-check.js'
 
 /** What the configuration routes need. */
 export type ConfigDeps = {
   configStore: ConfigStore
   configCache: ConfigCache
+  /** Servers' health (ok, throttled, down), shared with the workers. */
+  serverStates: ServerStateStore
   newId: (kind: 'srv' | 'ad' | 'co') => string
   now: () => Date
   /** OUTBOUND_SECRET_KEY: seals SMTP passwords; without it a password is refused. */

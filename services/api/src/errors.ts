@@ -32,6 +32,8 @@ export const ERROR_CODES = {
   INVALID_SECURITY: [400, 'security is not none, starttls or tls'],
   INVALID_SEQUENCE: [400, 'sequence is not a whole number'],
   INVALID_DAILY_LIMIT: [400, 'dailyLimit is not a whole number of 0 or more (or null)'],
+  INVALID_RATE_LIMIT: [400, 'rateLimit is not "<n>/s", "<n>/min" or "<n>/h" with n ≥ 1 (or null)'],
+  INVALID_WARMUP_SCHEDULE: [400, 'warmupSchedule is not a list of 1 to 365 daily limits (or null)'],
   INVALID_FROM_FILTER: [400, 'a from filter part is neither a domain nor an address'],
   INVALID_DOMAIN: [400, 'an alias domain name is not a domain name'],
   INVALID_ALIAS: [

@@ -9,6 +9,7 @@ import {
   createConfigStore,
   createMessageStore,
   createQuotaStore,
+  createServerStateStore,
 } from '@outbound/store'
 import { buildApp } from './app.js'
 import { createTxtResolver } from './resolve-txt.js'
@@ -52,6 +53,7 @@ async function main(): Promise<void> {
     configStore,
     configCache,
     quota: createQuotaStore(storeRedis),
+    serverStates: createServerStateStore(storeRedis),
     bounces: createBounceStore(storeRedis),
     queues,
     ping: () => redis.ping(),

@@ -31,6 +31,15 @@ describe('describeFailure', () => {
     ).toBe('connect ECONNREFUSED')
   })
 
+  it('reports a throttling reply as such, not as a broken setting', () => {
+    const detail = describeFailure(
+      error({ response: '421 4.7.0 Too many connections, slow down', responseCode: 421 }),
+      'rcpt',
+      { port: 587 },
+    )
+    expect(detail).toMatch(/^421 4\.7\.0 .*slow down \(throttling\)/)
+  })
+
   it("quotes the server's reply when there is one", () => {
     expect(
       describeFailure(error({ response: '535 5.7.8 bad credentials' }), 'auth', { port: 587 }),

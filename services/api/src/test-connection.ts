@@ -1,3 +1,4 @@
+import { isSlowDown } from '@outbound/bounce'
 import { Readable } from 'node:stream'
 import SMTPConnection from 'nodemailer/lib/smtp-connection'
 import { parseFromFilter } from '@outbound/routing'
@@ -59,8 +60,11 @@ export function describeFailure(
   server: Pick<OutgoingServer, 'port'>,
 ): string {
   const reply = err.response ?? err.message
-  const hint =
-    stage === 'connect' && server.port === 25
+  // DOMAIN.md §8: a reply that asks to slow down is throttling, not a broken setting.
+  const throttling = isSlowDown({ code: err.responseCode ?? null, text: reply })
+  const hint = throttling
+    ? ' The server asks to slow down (throttling): the settings work, but it refuses more mail for now; lower rateLimit or maxConnections, or wait.'
+    : stage === 'connect' && server.port === 25
       ? ' Port 25 is often blocked by hosting providers: try 465 (tls), 587 (starttls) or 2525.'
       : stage === 'tls'
         ? " Check the security setting (tls for 465, starttls for 587) and the server's certificate."

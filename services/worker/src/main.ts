@@ -11,6 +11,7 @@ import {
   createQuotaStore,
   createBounceStore,
   createKeys,
+  createServerStateStore,
 } from '@outbound/store'
 import { Registry } from 'prom-client'
 import { createWindowCache } from './delivery/daily-quota.js'
@@ -22,12 +23,15 @@ import { createTransportRegistry } from './transports/transport-registry.js'
 import { startPools } from './pools.js'
 import { createFileOutbox } from './transports/file-outbox.js'
 import { startSweeper } from './sweeper.js'
+import { createServerStates, stateChangedEvent } from './server-states.js'
 import { watchQuotaRaises } from './quota-raises.js'
 import { createSmtpTransport, smtpSettingsFromUrl } from './transports/smtp-transport.js'
 
 const STARTUP_REDIS_TIMEOUT_MS = 30_000
 // In-flight sends may take a while (large attachments, slow servers); then the process exits anyway.
 const SHUTDOWN_TIMEOUT_MS = 60_000
+// A connection lease lapses this long after its process stopped renewing it.
+const LEASE_TTL_MS = 30_000
 
 async function main(): Promise<void> {
   let config
@@ -50,10 +54,21 @@ async function main(): Promise<void> {
     config.smtpUrl === undefined
       ? createFileOutbox(config.outboxDir)
       : createSmtpTransport(smtpSettingsFromUrl(config.smtpUrl))
+  // This process, as the holder of its leases (connections, the sweeper).
+  const holder = `worker-${process.pid}-${randomUUID()}`
+  const shaping = createServerStateStore(storeRedis)
   const transports = createTransportRegistry({
     defaultTransport,
     secretKey: config.secretKey,
     previousSecretKeys: config.previousSecretKeys,
+    // maxConnections holds across every worker process: a lease per open connection.
+    leases: (server) => ({
+      take: (member) =>
+        shaping.takeConnectionLease(server.id, member, server.maxConnections, LEASE_TTL_MS),
+      renew: (members) => shaping.renewConnectionLeases(server.id, members, LEASE_TTL_MS),
+      release: (member) => shaping.releaseConnectionLease(server.id, member),
+    }),
+    holder,
   })
   // Configuration changes arrive over a subscriber connection of their own, within a second.
   const subscriber = createRedis(config.redisUrl, 'worker', log)
@@ -68,6 +83,31 @@ async function main(): Promise<void> {
   const store = createMessageStore(storeRedis)
   const quota = createQuotaStore(storeRedis)
   const metrics = createDeliveryMetrics(registry)
+  const serverStates = createServerStates({
+    store: shaping,
+    serverIds: () => configCache.current().servers.map((server) => server.id),
+    onChange: async (change) => {
+      const { server, before, after } = change
+      log.warn(
+        {
+          serverId: server.id,
+          from: before?.status ?? 'ok',
+          to: after.status,
+          until: after.until,
+          reason: after.reason,
+        },
+        'server state changed',
+      )
+      metrics.serverStateChange(server.id, after.status)
+      await store.appendEvent(stateChangedEvent(`evt_${ulid()}`, new Date(), change))
+    },
+    onRefresh: (states) => {
+      for (const server of configCache.current().servers)
+        metrics.serverState(server.id, states.get(server.id)?.status ?? 'ok')
+    },
+    now: () => new Date(),
+    log,
+  })
   const queue = (name: Stream) => {
     const q = new Queue<DeliverJobData>(name, { connection: redis, prefix: queuePrefix() })
     q.on('error', (err) => log.warn({ err, queue: name }, 'queue error'))
@@ -92,6 +132,8 @@ async function main(): Promise<void> {
         ...config.previousSecretKeys,
       ]),
       metrics,
+      serverStates,
+      shaping,
       now: () => new Date(),
       newEventId: () => `evt_${ulid()}`,
       log,
@@ -104,7 +146,7 @@ async function main(): Promise<void> {
     store,
     queues,
     leaseKey: createKeys('outbound').sweeperLease(),
-    holder: `worker-${process.pid}-${randomUUID()}`,
+    holder,
     log,
     repaired: (stream) => metrics.sweeperRepair(stream),
     now: () => new Date(),
@@ -122,6 +164,7 @@ async function main(): Promise<void> {
     async () => {
       // close() lets in-flight jobs finish and takes no new ones.
       quotaRaises.stop()
+      serverStates.close()
       await sweeper.stop()
       await Promise.all(workers.map((worker) => worker.close()))
       await Promise.all(Object.values(queues).map((q) => q.close()))

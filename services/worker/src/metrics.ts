@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http'
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 
 /** What a worker counts as it delivers. */
 export type DeliveryMetrics = {
@@ -11,6 +11,10 @@ export type DeliveryMetrics = {
   quotaWarning(serverId: string): void
   /** A message whose job was missing and was added again by the sweeper. */
   sweeperRepair(stream: string): void
+  /** A server's current state (1 for it, 0 for the others). */
+  serverState(serverId: string, status: 'ok' | 'throttled' | 'down'): void
+  /** A change of a server's state. */
+  serverStateChange(serverId: string, status: string): void
 }
 
 /** The worker's Prometheus metrics in `registry` (with Node's process metrics). */
@@ -47,7 +51,24 @@ export function createDeliveryMetrics(registry: Registry): DeliveryMetrics {
     labelNames: ['stream'],
     registers: [registry],
   })
+  const states = new Gauge({
+    name: 'outbound_server_state',
+    help: "A server's state: 1 for the state it is in (ok, throttled, down), 0 for the others",
+    labelNames: ['server', 'state'],
+    registers: [registry],
+  })
+  const stateChanges = new Counter({
+    name: 'outbound_server_state_changes_total',
+    help: "Changes of a server's state seen by this process, by the state entered",
+    labelNames: ['server', 'state'],
+    registers: [registry],
+  })
   return {
+    serverState: (server, status) => {
+      for (const state of ['ok', 'throttled', 'down'] as const)
+        states.set({ server, state }, state === status ? 1 : 0)
+    },
+    serverStateChange: (server, state) => stateChanges.inc({ server, state }),
     sweeperRepair: (stream) => repairs.inc({ stream }),
     outcome: (stream, status) => messages.inc({ stream, status }),
     smtpReply: (server, code) =>

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { type SmtpSink, startSmtpSink } from '@outbound/testing'
+import { freePort, type SmtpSink, startSmtpSink } from '@outbound/testing'
 import { HandoffRevokedError, type OutgoingMessage } from '../src/transports/message-transport.js'
 import { createSmtpTransport, smtpSettingsFromUrl } from '../src/transports/smtp-transport.js'
 
@@ -27,6 +27,57 @@ afterEach(() => {
 })
 
 describe('createSmtpTransport', () => {
+  // Robustness: a send waiting for a connection slot was woken only when a connection was released
+  // or discarded; a failed connect just lowered the count, so waiters hung for good.
+  it('fails every send of 100 (20 at a time, 5 connections) to a refused port within seconds', async () => {
+    const refused = await freePort()
+    const transport = createSmtpTransport(smtpSettingsFromUrl(`smtp://127.0.0.1:${refused}`, 5))
+    const started = Date.now()
+    let next = 0
+    const failures: unknown[] = []
+    await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        while (next < 100) {
+          const i = next++
+          await transport.send(outgoing(`r${i}`, ['bob@example.com'])).catch((err: unknown) => {
+            failures.push(err)
+          })
+        }
+      }),
+    )
+    expect(failures).toHaveLength(100)
+    expect(Date.now() - started).toBeLessThan(10_000)
+    await transport.close()
+  })
+
+  it('holds no more connections than its leases allow, across transports', async () => {
+    const held = new Set<string>()
+    const leases = {
+      take: async (member: string) => {
+        if (held.size >= 2) return false
+        held.add(member)
+        return true
+      },
+      renew: async () => {},
+      release: async (member: string) => {
+        held.delete(member)
+      },
+    }
+    const slow = await startSmtpSink({ dataReplyDelayMs: 50 })
+    const transports = [1, 2, 3].map((n) =>
+      createSmtpTransport(smtpSettingsFromUrl(slow.url, 2), { leases, holder: `t${n}` }),
+    )
+    await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        transports[i % 3]?.send(outgoing(`l${i}`, ['bob@example.com'])),
+      ),
+    )
+    expect(slow.peakConnections()).toBeLessThanOrEqual(2)
+    expect(slow.messages).toHaveLength(30)
+    await Promise.all(transports.map((t) => t.close()))
+    await slow.close()
+  })
+
   it('asks for the commit only after DATA was accepted, and lets the message through after it', async () => {
     const transport = createSmtpTransport(smtpSettingsFromUrl(sink.url))
     let messagesAtCommit = -1

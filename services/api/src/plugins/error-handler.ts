@@ -20,6 +20,8 @@ const FIELD_CODES: Readonly<Partial<Record<string, ErrorCode>>> = {
   security: 'INVALID_SECURITY',
   sequence: 'INVALID_SEQUENCE',
   dailyLimit: 'INVALID_DAILY_LIMIT',
+  rateLimit: 'INVALID_RATE_LIMIT',
+  warmupSchedule: 'INVALID_WARMUP_SCHEDULE',
 }
 
 // Fastify's own request parts: a field of the body is named bare ("subject is required").

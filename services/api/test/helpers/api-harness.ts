@@ -9,6 +9,7 @@ import {
   createConfigStore,
   createMessageStore,
   createQuotaStore,
+  createServerStateStore,
   createBounceStore,
 } from '@outbound/store'
 import { deleteKeysWithPrefix, startTestRedis, testPrefix, type TestRedis } from '@outbound/testing'
@@ -92,6 +93,7 @@ export class ApiHarness {
       configStore: createConfigStore(redis, prefix),
       configCache: present(this.#configCache, 'the configuration cache'),
       quota: createQuotaStore(redis, prefix),
+      serverStates: createServerStateStore(redis, prefix),
       bounces: createBounceStore(redis, prefix),
       queues: this.queues,
       ping: () => redis.ping(),

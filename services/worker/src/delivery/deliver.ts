@@ -6,11 +6,13 @@ import { failedOutcome, handOver } from './hand-over.js'
 import { plan } from './plan.js'
 import { render } from './render.js'
 import { settle } from './settle.js'
+import { mayFailOver, recordWait, shape } from './shape.js'
 import {
   type DeliverDeps,
   type DeliverResult,
   type Ended,
   RETRY_PRIORITY,
+  type Sending,
   type Verdict,
 } from './types.js'
 
@@ -60,10 +62,45 @@ export async function deliver(
   }
 
   const context = deps.routing()
-  const planned = plan(attempt, context)
-  if (planned.kind !== 'planned')
-    return await act(job, token, await settle(attempt, planned, noContext, deps))
-  const { sending } = planned
+  const now = deps.now()
+  // Failover (DOMAIN.md §8): down servers that allow it are left out of the waterfall.
+  const excluded = new Map<string, string>()
+  let earliest: Date | null = null
+  for (const server of context.snapshot.servers) {
+    const state = deps.serverStates.current(server.id)
+    if (state?.status !== 'down' || server.failover === false) continue
+    const until = new Date(state.until ?? 0)
+    if (until <= now) continue
+    excluded.set(server.id, `down (${state.reason ?? 'unreachable'}) until ${until.toISOString()}`)
+    if (earliest === null || until < earliest) earliest = until
+  }
+  let sending: Sending
+  for (;;) {
+    const planned = plan(attempt, context, excluded, now)
+    if (planned.kind === 'no-server') {
+      const until = earliest ?? new Date(now.getTime() + 30_000)
+      const wait = { until, why: 'a server: every server is down' }
+      return await act(job, token, await recordWait(attempt, null, wait, deps))
+    }
+    if (planned.kind !== 'planned')
+      return await act(job, token, await settle(attempt, planned, noContext, deps))
+    const shaped = await shape(attempt, planned.sending, deps)
+    if (shaped.kind === 'go') {
+      sending = planned.sending
+      break
+    }
+    const server = planned.sending.server
+    if (shaped.kind === 'unavailable' && server !== null && mayFailOver(planned.sending)) {
+      excluded.set(server.id, shaped.why)
+      if (earliest === null || shaped.until < earliest) earliest = shaped.until
+      continue
+    }
+    const wait =
+      shaped.kind === 'wait'
+        ? shaped
+        : { until: shaped.until, why: `${server?.name ?? 'the server'}, ${shaped.why}` }
+    return await act(job, token, await recordWait(attempt, planned.sending, wait, deps))
+  }
 
   const gated = await gate(attempt, sending, deps)
   if (gated.kind === 'ended')

@@ -1,4 +1,5 @@
 import { normalizeAddressText } from '@outbound/address'
+import { limitInForce } from '@outbound/quota'
 import type { Outcome, Recipient } from '@outbound/store'
 import { reserveDailyQuota } from './daily-quota.js'
 import { outcomeEvents } from './events.js'
@@ -57,7 +58,11 @@ export async function gate(
     deps.bounces.suppressedAmong(waiting.map((r) => normalizeAddressText(r.address))),
     reserveDailyQuota(deps.quota, deps.quotaWindow, {
       serverId: sending.serverId,
-      limit: sending.server === null ? settings.defaultDailyLimit : sending.server.dailyLimit,
+      // A warm-up schedule's limit for today, else the server's daily limit (DOMAIN.md §8).
+      limit:
+        sending.server === null
+          ? settings.defaultDailyLimit
+          : limitInForce(sending.server, deps.now(), settings.quotaTimezone),
       stream: message.stream,
       reservePercent: settings.transactionalReservePercent,
       timeZone: settings.quotaTimezone,

@@ -36,6 +36,7 @@ export function failedOutcome(err: unknown): Ended {
       response: afterCommit ? `${response} (the connection ended after the end of data)` : response,
     },
     afterCommit,
+    command,
   }
 }
 

@@ -11,19 +11,45 @@ function ours(response: string): Ended {
   }
 }
 
+/** Servers the waterfall runs without (DOMAIN.md §8 failover): each with why. */
+export type Excluded = ReadonlyMap<string, string>
+
 /**
  * Stage 2: which server sends the message and what goes on the wire (the waterfall and the rewrite
- * rules, on the configuration this process holds). Fails for a sender that no longer parses or a
- * forced server that is gone or inactive.
+ * rules, on the configuration this process holds), as if the `excluded` servers (down, failover
+ * allowed) did not exist. Fails for a sender that no longer parses, a forced server that is gone
+ * or inactive, or a message past maxQueueHours; waits when every configured server is excluded.
  */
 export function plan(
   { message }: Attempt,
   context: RoutingContext,
-): { kind: 'planned'; sending: Sending } | Ended {
+  excluded: Excluded,
+  now: Date,
+): { kind: 'planned'; sending: Sending } | { kind: 'no-server' } | Ended {
   const { request } = message
+  const { snapshot } = context
+  const maxQueueHours = snapshot.settings.maxQueueHours ?? 72
+  if (now.getTime() - message.createdAt.getTime() > maxQueueHours * 3_600_000) {
+    return {
+      kind: 'ended',
+      outcome: {
+        kind: 'failed',
+        cause: 'expired',
+        code: null,
+        response: `expired: not handed over within ${maxQueueHours} hours (maxQueueHours)`,
+      },
+      afterCommit: false,
+    }
+  }
   const sender = parseMailbox(request.from)
   if (sender === null) return ours('the stored sender does not parse')
-  const { snapshot, prepared } = context
+  const prepared =
+    excluded.size === 0
+      ? context.prepared
+      : context.prepared.filter(({ server }) => !excluded.has(server.id))
+  // No server left: the mail waits rather than spill onto the built-in default server.
+  if (context.prepared.length > 0 && prepared.length === 0 && request.serverId === null)
+    return { kind: 'no-server' }
   const company = snapshot.companies.find((c) => c.id === request.companyId) ?? null
   const planned = planDelivery({
     sender,
@@ -46,6 +72,15 @@ export function plan(
     )
   }
   const { plan: chosen } = planned
+  const failover = [...excluded].map(([id, why]) => {
+    const name = snapshot.servers.find((server) => server.id === id)?.name ?? id
+    return `${name} is ${why}`
+  })
+  if (failover.length > 0 && chosen.routing.step !== 'forced-server')
+    chosen.routing = {
+      ...chosen.routing,
+      reason: `${chosen.routing.reason} (failover: ${failover.join('; ')})`,
+    }
   return {
     kind: 'planned',
     sending: {

@@ -1,4 +1,4 @@
-import { nextRetryDelayMs, settleAttempt } from '@outbound/bounce'
+import { nextRetryDelayMs, serverSignal, settleAttempt } from '@outbound/bounce'
 import type { Outcome, Recipient } from '@outbound/store'
 import { outcomeEvents } from './events.js'
 import { releaseUnused, sendingFields } from './gate.js'
@@ -35,23 +35,36 @@ export async function settle(
   context: { sending: Sending | null; gated: Gated | null; rendered: Rendered | null },
   deps: Pick<
     DeliverDeps,
-    'store' | 'bounces' | 'quota' | 'routing' | 'metrics' | 'now' | 'newEventId'
+    'store' | 'bounces' | 'quota' | 'routing' | 'metrics' | 'now' | 'newEventId' | 'serverStates'
   >,
 ): Promise<Verdict> {
   const { sending, gated, rendered } = context
   const { settings } = deps.routing().snapshot
   const { outcome } = ended
   const schedule = settings.retrySchedule[message.stream]
+  const now = deps.now()
+  // What the attempt told about the server (DOMAIN.md §8): a slow-down throttles it, and then the
+  // message waits for the throttle to end without using an attempt.
+  const signal = serverSignal(outcome, ended.command ?? null)
+  const server = sending?.server ?? null
+  if (server !== null && signal !== null)
+    await deps.serverStates.report(server, { kind: signal, reason: hintText(ended) })
+  const state = server === null ? null : deps.serverStates.current(server.id)
+  const throttledUntil =
+    signal === 'slow-down' && state?.status === 'throttled' && state.until !== null
+      ? Date.parse(state.until)
+      : null
   const retryDelayMs =
-    outcome.kind === 'failed' && outcome.cause !== 'temporary'
-      ? null
-      : nextRetryDelayMs(schedule, message.attempts, hintText(ended))
+    throttledUntil !== null
+      ? Math.max(0, throttledUntil - now.getTime())
+      : outcome.kind === 'failed' && outcome.cause !== 'temporary'
+        ? null
+        : nextRetryDelayMs(schedule, message.attempts, hintText(ended))
   const settled = settleAttempt({
     recipients: gated?.recipients ?? message.recipients,
     outcome,
     retryDelayMs,
   })
-  const now = deps.now()
 
   if (gated !== null && sending !== null) {
     // Past the commit with no reply the server may have the message: its units stay counted.
@@ -75,6 +88,8 @@ export async function settle(
       : `${settled.detail}; retry ${message.attempts} of ${schedule.length} at ${deferredUntil.toISOString()}`
   const record: Outcome = {
     status: settled.status,
+    // A wait for a throttled server uses no attempt.
+    ...(throttledUntil === null ? {} : { attempts: message.attempts - 1 }),
     recipients: settled.recipients,
     deferredUntil,
     error: settled.status === 'sent' ? null : outcome.kind === 'replied' ? settled.detail : detail,

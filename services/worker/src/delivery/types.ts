@@ -9,8 +9,10 @@ import type {
   QuotaStore,
   Recipient,
   Routing,
+  ServerStateStore,
 } from '@outbound/store'
 import type { DeliveryMetrics } from '../metrics.js'
+import type { ServerStates } from '../server-states.js'
 import type { RoutingContext } from '../routing-context.js'
 import type { Signer } from '../sign-message.js'
 import type { DmarcPolicyOf } from '../dmarc-policies.js'
@@ -30,6 +32,10 @@ export type DeliverDeps = {
   /** DMARC policies of sender domains, for the deliverability warnings. */
   dmarcPolicy: DmarcPolicyOf
   metrics: DeliveryMetrics
+  /** Every server's health, as all worker processes share it. */
+  serverStates: ServerStates
+  /** Servers' rate clocks and probes. */
+  shaping: ServerStateStore
   now: () => Date
   /** A new webhook event id (`evt_…`). */
   newEventId: () => string
@@ -51,7 +57,13 @@ export type Verdict =
   | { kind: 'fail'; reason: string }
 
 /** An attempt that ended before or during the hand-over: settle records it. */
-export type Ended = { kind: 'ended'; outcome: AttemptOutcome; afterCommit: boolean }
+export type Ended = {
+  kind: 'ended'
+  outcome: AttemptOutcome
+  afterCommit: boolean
+  /** The SMTP command a failed transaction failed at (`CONN`, `RCPT TO` …), when known. */
+  command?: string | null
+}
 
 /** The message as this attempt holds it. */
 export type Attempt = {

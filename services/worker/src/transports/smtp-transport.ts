@@ -26,6 +26,7 @@ export type SmtpSettings = {
 
 const MAX_MESSAGES_PER_CONNECTION = 100
 const IDLE_CLOSE_MS = 30_000
+const LEASED_IDLE_CLOSE_MS = 1000
 const TIMEOUTS = { connectionTimeout: 30_000, greetingTimeout: 30_000, socketTimeout: 120_000 }
 
 /** Settings from SMTP_URL: `smtp://user:pass@host:587` (STARTTLS when offered), `smtps://…:465`. */
@@ -47,6 +48,8 @@ type PooledConnection = {
   sent: number
   usable: boolean
   idleTimer?: NodeJS.Timeout
+  /** The connection's lease, when connections are capped across processes. */
+  lease?: string
 }
 
 /**
@@ -87,11 +90,41 @@ const ACQUIRE_TIMEOUT_MS = 120_000
 /** Thrown when no connection of the pool could be had in time: a temporary failure. */
 class ConnectionWaitTimeoutError extends Error {}
 
+/**
+ * Leases that cap a server's connections across every worker process (DOMAIN.md §8): one per open
+ * connection, renewed while it is open, lapsing when its process dies.
+ */
+export type ConnectionLeases = {
+  take(member: string): Promise<boolean>
+  renew(members: readonly string[]): Promise<void>
+  release(member: string): Promise<void>
+}
+
+/** How often held leases are renewed (they lapse after three times as long). */
+const LEASE_RENEW_MS = 10_000
+/** How often a send waiting for a lease held elsewhere asks again. */
+const LEASE_POLL_MS = 100
+
 /** Delivers over SMTP through a pool of up to `maxConnections` reused connections. */
 export function createSmtpTransport(
   settings: SmtpSettings,
-  options: { acquireTimeoutMs?: number } = {},
+  options: { acquireTimeoutMs?: number; leases?: ConnectionLeases; holder?: string } = {},
 ): MessageTransport {
+  const { leases } = options
+  // An idle connection holds its lease, which another process may be waiting for: with leases, an
+  // idle connection is closed after a second (a busy pool reuses its connections at once anyway).
+  const idleCloseMs = leases === undefined ? IDLE_CLOSE_MS : LEASED_IDLE_CLOSE_MS
+  const held = new Set<string>()
+  let leaseSequence = 0
+  const renewal =
+    leases === undefined
+      ? undefined
+      : setInterval(() => {
+          leases.renew([...held]).catch(() => {
+            // A lease that lapses while Redis is away is taken again by the next connection.
+          })
+        }, LEASE_RENEW_MS)
+  renewal?.unref()
   const idle: PooledConnection[] = []
   // Sends waiting for a connection. Whatever ends a connection or an attempt to open one
   // (released, discarded, connected, failed) wakes one of them, which then tries again itself:
@@ -150,12 +183,30 @@ export function createSmtpTransport(
     waiting.shift()?.()
   }
 
+  function dropLease(lease: string | undefined): void {
+    if (lease === undefined || leases === undefined) return
+    held.delete(lease)
+    leases.release(lease).catch(() => {
+      // Not released: it lapses by itself.
+    })
+  }
+
   function discard(pooled: PooledConnection): void {
     pooled.usable = false
     clearTimeout(pooled.idleTimer)
     pooled.connection.close()
+    dropLease(pooled.lease)
     open -= 1
     wakeOne()
+  }
+
+  /** A lease for one more connection, or null while every lease is held (here or elsewhere). */
+  async function takeLease(): Promise<string | null | undefined> {
+    if (leases === undefined) return undefined
+    const lease = `${options.holder ?? 'worker'}:${++leaseSequence}`
+    if (!(await leases.take(lease))) return null
+    held.add(lease)
+    return lease
   }
 
   async function waitForTurn(deadline: number): Promise<void> {
@@ -190,9 +241,28 @@ export function createSmtpTransport(
       }
       if (open < settings.maxConnections) {
         open += 1
+        let lease: string | null | undefined
         try {
-          return await connect()
+          lease = await takeLease()
         } catch (err) {
+          open -= 1
+          wakeOne()
+          throw err
+        }
+        if (lease === null) {
+          // Every lease is held by other processes: ask again shortly.
+          open -= 1
+          wakeOne()
+          await new Promise((resolve) => setTimeout(resolve, LEASE_POLL_MS))
+          if (Date.now() > deadline) await waitForTurn(deadline)
+          continue
+        }
+        try {
+          const pooled = await connect()
+          if (lease !== undefined) pooled.lease = lease
+          return pooled
+        } catch (err) {
+          dropLease(lease)
           open -= 1
           // The slot is free again: the next waiter tries its own connection (and fails or not).
           wakeOne()
@@ -212,7 +282,7 @@ export function createSmtpTransport(
       const index = idle.indexOf(pooled)
       if (index >= 0) idle.splice(index, 1)
       discard(pooled)
-    }, IDLE_CLOSE_MS)
+    }, idleCloseMs)
     pooled.idleTimer.unref()
     idle.push(pooled)
     wakeOne()
@@ -254,6 +324,7 @@ export function createSmtpTransport(
     },
     async close() {
       closed = true
+      clearInterval(renewal)
       for (const pooled of idle.splice(0)) discard(pooled)
       // Each waiter wakes, finds the transport closed and fails its send.
       for (const wake of waiting.splice(0)) wake()

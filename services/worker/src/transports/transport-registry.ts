@@ -1,7 +1,7 @@
 import { openSecretWithAny } from '@outbound/secrets'
 import type { OutgoingServer } from '@outbound/store'
 import type { MessageTransport } from './message-transport.js'
-import { createSmtpTransport } from './smtp-transport.js'
+import { type ConnectionLeases, createSmtpTransport } from './smtp-transport.js'
 
 export type TransportRegistry = {
   /** The transport of a server (null: the built-in default server), built on first use. */
@@ -22,6 +22,10 @@ export function createTransportRegistry(options: {
   /** Keys being rotated out (OUTBOUND_SECRET_KEY_PREVIOUS): still tried after the current one. */
   previousSecretKeys?: readonly Buffer[]
   extraCa?: Buffer
+  /** A server's connection leases (caps its connections across processes), when shared. */
+  leases?: (server: OutgoingServer) => ConnectionLeases
+  /** This process, as the holder of its leases. */
+  holder?: string
 }): TransportRegistry {
   const byServer = new Map<string, { fingerprint: string; transport: MessageTransport }>()
 
@@ -61,15 +65,21 @@ export function createTransportRegistry(options: {
       ])
       const existing = byServer.get(server.id)
       if (existing?.fingerprint === fingerprint) return existing.transport
-      const transport = createSmtpTransport({
-        host,
-        port,
-        security,
-        username,
-        password: password(server),
-        maxConnections,
-        ...(options.extraCa === undefined ? {} : { ca: options.extraCa }),
-      })
+      const transport = createSmtpTransport(
+        {
+          host,
+          port,
+          security,
+          username,
+          password: password(server),
+          maxConnections,
+          ...(options.extraCa === undefined ? {} : { ca: options.extraCa }),
+        },
+        {
+          ...(options.leases === undefined ? {} : { leases: options.leases(server) }),
+          ...(options.holder === undefined ? {} : { holder: options.holder }),
+        },
+      )
       byServer.set(server.id, { fingerprint, transport })
       if (existing !== undefined) void existing.transport.close()
       return transport

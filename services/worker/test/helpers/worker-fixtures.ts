@@ -9,6 +9,7 @@ import {
   type ConfigCache,
   createBounceStore,
   createQuotaStore,
+  createServerStateStore,
   type MessageStore,
   type NewMessage,
   type OutgoingServer,
@@ -18,6 +19,7 @@ import type { DeliverDeps } from '../../src/delivery/types.js'
 import { createDeliveryMetrics } from '../../src/metrics.js'
 import { startPools } from '../../src/pools.js'
 import { createRoutingContext } from '../../src/routing-context.js'
+import { createServerStates } from '../../src/server-states.js'
 import { createSigner } from '../../src/sign-message.js'
 import type { TransportRegistry } from '../../src/transports/transport-registry.js'
 
@@ -111,6 +113,15 @@ export function startTestPools(
   } & Partial<DeliverDeps>,
 ): Worker<DeliverJobData>[] {
   const { redisUrl, redis, prefix, configCache, pool, concurrency, ...deliver } = options
+  const shaping = createServerStateStore(redis, prefix)
+  const serverStates = createServerStates({
+    store: shaping,
+    serverIds: () => configCache.current().servers.map((server) => server.id),
+    onChange: async () => {},
+    now: () => new Date(),
+    log: silentLog,
+    pollMs: 100,
+  })
   return startPools({
     connection: new Redis(redisUrl, { maxRetriesPerRequest: null }),
     prefix: queuePrefix(prefix),
@@ -126,6 +137,8 @@ export function startTestPools(
       metrics: createDeliveryMetrics(new Registry()),
       now: () => new Date(),
       newEventId: () => `evt_${randomUUID()}`,
+      serverStates,
+      shaping,
       log: silentLog,
       ...deliver,
     },

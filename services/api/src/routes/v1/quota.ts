@@ -1,10 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import type { ConfigCache, QuotaStore } from '@outbound/store'
+import type { ConfigCache, QuotaStore, ServerStateStore } from '@outbound/store'
 import { quotaReport } from '../../quota-report.js'
-import { Nullable } from './config-schemas.js'
+import { Nullable, ServerStateViewSchema, stateView } from './config-schemas.js'
 
-export type QuotaRoutesOptions = { configCache: ConfigCache; quota: QuotaStore; now: () => Date }
+export type QuotaRoutesOptions = {
+  configCache: ConfigCache
+  quota: QuotaStore
+  serverStates: ServerStateStore
+  now: () => Date
+}
 
 const QuotaSchema = Type.Object({
   serverId: Type.String({ description: '`default` for the built-in default server' }),
@@ -17,6 +22,7 @@ const QuotaSchema = Type.Object({
   }),
   windowStart: Type.String(),
   resetsAt: Type.String(),
+  state: Nullable(ServerStateViewSchema),
 })
 
 export const quotaRoutes: FastifyPluginAsyncTypebox<QuotaRoutesOptions> = async (app, options) => {
@@ -29,10 +35,24 @@ export const quotaRoutes: FastifyPluginAsyncTypebox<QuotaRoutesOptions> = async 
         summary: "Today's daily quota of every server and of the built-in default server",
         description:
           'The window is the calendar day in settings.quotaTimezone. Mass mail may use the limit only up to ' +
-          '100 - transactionalReservePercent percent; over it, messages are deferred to resetsAt.',
+          '100 - transactionalReservePercent percent; over it, messages are deferred to resetsAt. `limit` is the ' +
+          "limit in force (a warm-up schedule's day). `state` is the server's health (null for the default server).",
         response: { 200: Type.Array(QuotaSchema) },
       },
     },
-    async () => await quotaReport(options.configCache.current(), options.quota, options.now()),
+    async () => {
+      const snapshot = options.configCache.current()
+      const report = await quotaReport(snapshot, options.quota, options.now(), options.serverStates)
+      return report.map(({ state, ...entry }) => ({
+        ...entry,
+        state:
+          entry.serverId === 'default'
+            ? null
+            : stateView(
+                state,
+                snapshot.servers.find((s) => s.id === entry.serverId)?.createdAt ?? '',
+              ),
+      }))
+    },
   )
 }

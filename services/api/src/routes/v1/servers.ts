@@ -4,12 +4,20 @@ import { Type, type Static } from 'typebox'
 import { toAsciiHostname } from '@outbound/address'
 import { parseFromFilter, prepareServers } from '@outbound/routing'
 import { openSecretWithAny, sealSecret } from '@outbound/secrets'
+import { parseRateLimit, type ServerState } from '@outbound/quota'
 import { type OutgoingServer, SECURITIES } from '@outbound/store'
 import type { ConfigDeps } from '../../config-deps.js'
 import { AppError } from '../../errors.js'
 import { refuseUnsafeCharacters } from '../../header-safe.js'
 import { testConnection } from '../../test-connection.js'
-import { errorResponses, IdParams, MAX_SERVERS, Nullable } from './config-schemas.js'
+import {
+  errorResponses,
+  IdParams,
+  MAX_SERVERS,
+  Nullable,
+  ServerStateViewSchema,
+  stateView,
+} from './config-schemas.js'
 
 // Space-separated SPF mechanisms: include:, ip4:, ip6:, exists:, a[:…], mx[:…].
 const SPF_TERMS = String.raw`^\s*(?:(?:include|ip4|ip6|exists):\S+|(?:a|mx)(?::\S+)?)(?:\s+(?:(?:include|ip4|ip6|exists):\S+|(?:a|mx)(?::\S+)?))*\s*$`
@@ -46,7 +54,28 @@ const ServerFields = {
         'the SPF mechanisms that authorise this server, e.g. include:_spf.provider.example (for the DNS check)',
     }),
   ),
-  maxConnections: Type.Integer({ minimum: 1, maximum: 100 }),
+  maxConnections: Type.Integer({
+    minimum: 1,
+    maximum: 100,
+    description: 'SMTP connections to it from all worker processes together',
+  }),
+  rateLimit: Nullable(
+    Type.String({
+      maxLength: 32,
+      description:
+        '`"<n>/s"`, `"<n>/min"` or `"<n>/h"`: recipients handed over, across every worker, spread evenly; null: none',
+    }),
+  ),
+  warmupSchedule: Nullable(
+    Type.Array(Type.Integer(), {
+      maxItems: 365,
+      description:
+        'daily limits for day 1, 2, … from when it is set; past its end dailyLimit applies',
+    }),
+  ),
+  failover: Type.Boolean({
+    description: 'whether mail may leave through another server while this one is down',
+  }),
   active: Type.Boolean(),
 }
 
@@ -63,6 +92,9 @@ const CreateServerSchema = Type.Object(
     dailyLimit: Type.Optional(ServerFields.dailyLimit),
     spf: Type.Optional(ServerFields.spf),
     maxConnections: Type.Optional(ServerFields.maxConnections),
+    rateLimit: Type.Optional(ServerFields.rateLimit),
+    warmupSchedule: Type.Optional(ServerFields.warmupSchedule),
+    failover: Type.Optional(ServerFields.failover),
     active: Type.Optional(ServerFields.active),
   },
   { additionalProperties: false },
@@ -83,9 +115,14 @@ const ServerSchema = Type.Object({
   dailyLimit: Nullable(Type.Integer()),
   spf: Nullable(Type.String()),
   maxConnections: Type.Integer(),
+  rateLimit: Nullable(Type.String()),
+  warmupSchedule: Nullable(Type.Array(Type.Integer())),
+  warmupStartedAt: Nullable(Type.String()),
+  failover: Type.Boolean(),
   active: Type.Boolean(),
   createdAt: Type.String(),
   updatedAt: Type.String(),
+  state: ServerStateViewSchema,
 })
 
 const TestResultSchema = Type.Object({
@@ -95,9 +132,53 @@ const TestResultSchema = Type.Object({
   sender: Type.String({ description: 'the MAIL FROM the test used' }),
 })
 
-/** The API view of a server: everything but the password. */
-function toView({ passwordSealed, spf = null, ...server }: OutgoingServer) {
-  return { ...server, spf, hasPassword: passwordSealed !== null }
+/** The API view of a server: everything but the password, with its state. */
+function toView(
+  {
+    passwordSealed,
+    spf = null,
+    rateLimit = null,
+    warmupSchedule = null,
+    warmupStartedAt = null,
+    failover = true,
+    ...server
+  }: OutgoingServer,
+  state: ServerState | null,
+) {
+  return {
+    ...server,
+    spf,
+    rateLimit,
+    warmupSchedule,
+    warmupStartedAt,
+    failover,
+    hasPassword: passwordSealed !== null,
+    state: stateView(state, server.createdAt),
+  }
+}
+
+function checkRateLimit(rateLimit: string | null): string | null {
+  if (rateLimit === null) return null
+  if (parseRateLimit(rateLimit) === null) {
+    throw new AppError(
+      'INVALID_RATE_LIMIT',
+      `rateLimit "${rateLimit}" must be "<n>/s", "<n>/min" or "<n>/h" with n a whole number of 1 or more, or null`,
+      { field: 'rateLimit' },
+    )
+  }
+  return rateLimit.trim()
+}
+
+function checkWarmupSchedule(schedule: number[] | null): number[] | null {
+  if (schedule === null) return null
+  if (schedule.length === 0 || schedule.some((limit) => limit < 0 || limit > 100_000_000)) {
+    throw new AppError(
+      'INVALID_WARMUP_SCHEDULE',
+      'warmupSchedule must be a list of 1 to 365 daily limits, each a whole number from 0 to 100000000, or null',
+      { field: 'warmupSchedule' },
+    )
+  }
+  return schedule
 }
 
 function checkHost(host: string): string {
@@ -170,6 +251,15 @@ export const serverRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (app, d
         ? {}
         : { spf: change.spf === null || change.spf.trim() === '' ? null : change.spf.trim() }),
       ...(change.maxConnections === undefined ? {} : { maxConnections: change.maxConnections }),
+      ...(change.rateLimit === undefined ? {} : { rateLimit: checkRateLimit(change.rateLimit) }),
+      // A warm-up counts its days from when its schedule is set.
+      ...(change.warmupSchedule === undefined
+        ? {}
+        : {
+            warmupSchedule: checkWarmupSchedule(change.warmupSchedule),
+            warmupStartedAt: change.warmupSchedule === null ? null : at.toISOString(),
+          }),
+      ...(change.failover === undefined ? {} : { failover: change.failover }),
       ...(change.active === undefined ? {} : { active: change.active }),
       updatedAt: at.toISOString(),
     }
@@ -197,7 +287,10 @@ export const serverRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (app, d
       await configCache.refresh()
       const { servers } = configCache.current()
       const ordered = prepareServers(servers).map((s) => s.server)
-      return [...ordered, ...servers.filter((s) => !s.active)].map(toView)
+      const states = await deps.serverStates.readServerStates(servers.map((s) => s.id))
+      return [...ordered, ...servers.filter((s) => !s.active)].map((server) =>
+        toView(server, states.get(server.id) ?? null),
+      )
     },
   )
 
@@ -236,7 +329,7 @@ export const serverRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (app, d
       }
       await configCache.refresh()
       request.log.info({ serverId: server.id }, 'outgoing server added')
-      return reply.status(201).send(toView(server))
+      return reply.status(201).send(toView(server, null))
     },
   )
 
@@ -251,7 +344,31 @@ export const serverRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (app, d
         response: { 200: ServerSchema, ...errorResponses(401, 403, 404) },
       },
     },
-    async (request) => toView(find(request.params.id)),
+    async (request) => {
+      const server = find(request.params.id)
+      const states = await deps.serverStates.readServerStates([server.id])
+      return toView(server, states.get(server.id) ?? null)
+    },
+  )
+
+  app.post(
+    '/v1/servers/:id/reset-state',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary: 'Clear a throttled or down state: the server is ok again at once',
+        params: IdParams,
+        response: { 200: ServerSchema, ...errorResponses(401, 403, 404) },
+      },
+    },
+    async (request) => {
+      await configCache.refresh()
+      const server = find(request.params.id)
+      await deps.serverStates.resetServerState(server.id)
+      request.log.info({ serverId: server.id }, 'server state reset')
+      return toView(server, null)
+    },
   )
 
   app.patch(
@@ -275,7 +392,8 @@ export const serverRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (app, d
       }
       await configCache.refresh()
       request.log.info({ serverId: request.params.id }, 'outgoing server changed')
-      return toView(result.value)
+      const states = await deps.serverStates.readServerStates([request.params.id])
+      return toView(result.value, states.get(request.params.id) ?? null)
     },
   )
 

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type, type Static } from 'typebox'
 import { parseMailbox } from '@outbound/address'
 import { parseFromFilter } from '@outbound/routing'
-import type { Settings } from '@outbound/store'
+import { DEFAULT_SETTINGS, type Settings } from '@outbound/store'
 import type { ConfigDeps } from '../../config-deps.js'
 import { AppError } from '../../errors.js'
 import { errorResponses, Nullable } from './config-schemas.js'
@@ -40,12 +40,25 @@ const SettingsFields = {
   }),
   transactionalReservePercent: Type.Integer({ minimum: 0, maximum: 100 }),
   bounceSuppressAfter: Type.Integer({ minimum: 1, maximum: 1000 }),
+  maxQueueHours: Type.Integer({
+    minimum: 1,
+    maximum: 720,
+    description: 'a message not handed over this many hours after acceptance fails (expired)',
+  }),
   retrySchedule: Type.Object(
     { transactional: RETRY_SCHEDULE, mass: RETRY_SCHEDULE },
     { additionalProperties: false },
   ),
 }
 const SettingsSchema = Type.Object(SettingsFields)
+
+/** Settings as the API shows them: those added since a store was written take their defaults. */
+function withDefaults(settings: Settings): Static<typeof SettingsSchema> {
+  return {
+    ...settings,
+    maxQueueHours: settings.maxQueueHours ?? DEFAULT_SETTINGS.maxQueueHours ?? 72,
+  }
+}
 const UpdateSettingsSchema = Type.Partial(
   Type.Object({
     ...SettingsFields,
@@ -94,6 +107,7 @@ function apply(base: Settings, change: UpdateSettings): Settings {
     ...(change.bounceSuppressAfter === undefined
       ? {}
       : { bounceSuppressAfter: change.bounceSuppressAfter }),
+    ...(change.maxQueueHours === undefined ? {} : { maxQueueHours: change.maxQueueHours }),
     retrySchedule: { ...base.retrySchedule, ...change.retrySchedule },
   }
   if (change.defaultFromFilter !== undefined) {
@@ -137,7 +151,7 @@ export const settingsRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (app,
     },
     async () => {
       await configCache.refresh()
-      return configCache.current().settings
+      return withDefaults(configCache.current().settings)
     },
   )
 
@@ -162,7 +176,7 @@ export const settingsRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (app,
         )
       }
       await configCache.refresh()
-      return result.value
+      return withDefaults(result.value)
     },
   )
 }
