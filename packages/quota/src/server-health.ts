@@ -42,7 +42,8 @@ export function okState(at: Date): ServerState {
 /**
  * The state after an attempt's signal (DOMAIN.md §8): a slow-down throttles for 30 s, doubling on
  * each repeat up to 15 min and back to 30 s after 10 min without one; three unreachable attempts in
- * a row put it down for 30 s, doubling up to 10 min while probes fail; a success makes it ok.
+ * a row put it down for 30 s, doubling up to 10 min while probes fail; a success makes it ok. A
+ * signal that arrives while the server's wait is on (an attempt begun before) changes nothing.
  */
 export function nextServerState(state: ServerState, signal: ServerSignal, now: Date): ServerState {
   const at = now.toISOString()
@@ -52,6 +53,13 @@ export function nextServerState(state: ServerState, signal: ServerSignal, now: D
         ? state
         : { ...okState(now), lastThrottledAt: state.lastThrottledAt }
     case 'slow-down': {
+      // Replies to transactions begun before the throttle are the same slow-down, not a repeat.
+      if (
+        state.status === 'throttled' &&
+        state.until !== null &&
+        Date.parse(state.until) > now.getTime()
+      )
+        return state
       const recent =
         state.lastThrottledAt !== null &&
         now.getTime() - Date.parse(state.lastThrottledAt) < THROTTLE_RESET_MS
@@ -69,6 +77,13 @@ export function nextServerState(state: ServerState, signal: ServerSignal, now: D
       }
     }
     case 'unreachable': {
+      // While a down server waits, failures of attempts begun before are no failed probe.
+      if (
+        state.status === 'down' &&
+        state.until !== null &&
+        Date.parse(state.until) > now.getTime()
+      )
+        return state
       const failures = state.consecutiveFailures + 1
       if (state.status !== 'down' && failures < DOWN_AFTER_FAILURES)
         return { ...state, consecutiveFailures: failures, reason: signal.reason }

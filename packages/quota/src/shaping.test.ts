@@ -65,13 +65,18 @@ describe('nextServerState', () => {
     let state: ServerState = okState(t0)
     state = nextServerState(state, slowDown, at(0))
     expect([state.status, state.backoffMs]).toEqual(['throttled', 30_000])
+    // A reply to a transaction begun before the throttle is not a repeat.
+    expect(nextServerState(state, slowDown, at(10))).toBe(state)
     state = nextServerState(state, slowDown, at(40))
     expect(state.backoffMs).toBe(60_000)
-    for (let i = 0; i < 10; i++) state = nextServerState(state, slowDown, at(50 + i))
+    for (let i = 0; i < 10; i++) {
+      const until = Date.parse(state.until ?? '')
+      state = nextServerState(state, slowDown, new Date(until + 1000))
+    }
     expect(state.backoffMs).toBe(15 * 60_000)
-    state = nextServerState(state, { kind: 'success' }, at(100))
+    state = nextServerState(state, { kind: 'success' }, at(10_000))
     expect(state.status).toBe('ok')
-    state = nextServerState(state, slowDown, at(100 + 11 * 60))
+    state = nextServerState(state, slowDown, at(10_000 + 11 * 60))
     expect(state.backoffMs).toBe(30_000)
   })
 
@@ -84,11 +89,16 @@ describe('nextServerState', () => {
     expect([state.status, state.until]).toEqual(['down', at(32).toISOString()])
     expect(serverAvailability(state, at(10))).toEqual({ kind: 'wait', until: at(32) })
     expect(serverAvailability(state, at(33))).toEqual({ kind: 'probe' })
+    // Failures of attempts begun before it went down are no failed probes.
+    expect(nextServerState(state, unreachable, at(20))).toBe(state)
     state = nextServerState(state, unreachable, at(33))
     expect(state.backoffMs).toBe(60_000)
-    for (let i = 0; i < 10; i++) state = nextServerState(state, unreachable, at(40 + i))
+    for (let i = 0; i < 10; i++) {
+      const until = Date.parse(state.until ?? '')
+      state = nextServerState(state, unreachable, new Date(until + 1000))
+    }
     expect(state.backoffMs).toBe(10 * 60_000)
-    state = nextServerState(state, { kind: 'success' }, at(1000))
+    state = nextServerState(state, { kind: 'success' }, at(100_000))
     expect([state.status, state.consecutiveFailures]).toEqual(['ok', 0])
   })
 

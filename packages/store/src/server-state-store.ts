@@ -16,10 +16,12 @@ const ServerStateSchema = Type.Object({
 })
 const stateValidator = Compile(ServerStateSchema)
 
-// KEYS: state. ARGV: the JSON read ('' for none), the next JSON. Writes only if nobody else did.
+// KEYS: state, probe. ARGV: the JSON read ('' for none), the next JSON. Writes only if nobody else
+// did; a new state ends the probe that led to it.
 const SWAP_STATE = script(`
 if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
+redis.call('DEL', KEYS[2])
 return 1
 `)
 

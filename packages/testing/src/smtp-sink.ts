@@ -31,6 +31,8 @@ export type SmtpSinkOptions = {
   auth?: { username: string; password: string }
   /** The reply to every MAIL FROM, e.g. '553 5.7.1 sender not allowed'. */
   mailFromReply?: string
+  /** Listen on this port (a server that comes back where it was); a free one by default. */
+  port?: number
 }
 
 export type SmtpSink = {
@@ -165,7 +167,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
   const server = new SMTPServer(serverOptions)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve())
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve())
   })
   server.on('error', () => {
     // Client-side resets during tests (a killed worker) are expected; the sink keeps serving.

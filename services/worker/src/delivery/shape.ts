@@ -5,6 +5,8 @@ import type { Attempt, DeliverDeps, Sending, Verdict } from './types.js'
 
 /** How long the first message to reach a down server's end of wait may probe it. */
 const PROBE_LEASE_MS = 60_000
+/** The longest a job woken before its booked slot sleeps for it (else it waits as a delayed job). */
+const MAX_SLOT_SLEEP_MS = 1000
 /** A booked slot this close is as good as now. */
 const SLOT_SLACK_MS = 5
 
@@ -58,8 +60,14 @@ export async function shape(
   if (rate === null || server.rateLimit == null) return { kind: 'go' }
   const epoch = server.rateLimit
   const booked = message.rateSlot
-  if (booked !== null && booked.serverId === server.id && booked.epoch === epoch)
+  if (booked !== null && booked.serverId === server.id && booked.epoch === epoch) {
+    // A delayed job may be promoted a little early (BullMQ promotes what is due in batches):
+    // keep to the booked slot, so that the mail stays spread evenly.
+    const early = booked.at - now.getTime()
+    if (early > 0)
+      await new Promise((resolve) => setTimeout(resolve, Math.min(early, MAX_SLOT_SLEEP_MS)))
     return { kind: 'go' }
+  }
   const units = message.recipients.filter(
     (r) => r.status === 'pending' || r.status === 'deferred',
   ).length

@@ -26,7 +26,7 @@ export type SmtpSettings = {
 
 const MAX_MESSAGES_PER_CONNECTION = 100
 const IDLE_CLOSE_MS = 30_000
-const LEASED_IDLE_CLOSE_MS = 1000
+const LEASED_IDLE_CLOSE_MS = 250
 const TIMEOUTS = { connectionTimeout: 30_000, greetingTimeout: 30_000, socketTimeout: 120_000 }
 
 /** Settings from SMTP_URL: `smtp://user:pass@host:587` (STARTTLS when offered), `smtps://…:465`. */
@@ -103,7 +103,7 @@ export type ConnectionLeases = {
 /** How often held leases are renewed (they lapse after three times as long). */
 const LEASE_RENEW_MS = 10_000
 /** How often a send waiting for a lease held elsewhere asks again. */
-const LEASE_POLL_MS = 100
+const LEASE_POLL_MS = 25
 
 /** Delivers over SMTP through a pool of up to `maxConnections` reused connections. */
 export function createSmtpTransport(
@@ -112,7 +112,7 @@ export function createSmtpTransport(
 ): MessageTransport {
   const { leases } = options
   // An idle connection holds its lease, which another process may be waiting for: with leases, an
-  // idle connection is closed after a second (a busy pool reuses its connections at once anyway).
+  // idle connection is closed after a quarter second (a busy pool reuses its connections at once).
   const idleCloseMs = leases === undefined ? IDLE_CLOSE_MS : LEASED_IDLE_CLOSE_MS
   const held = new Set<string>()
   let leaseSequence = 0
