@@ -46,6 +46,8 @@ export {
   type Security,
   SECURITIES,
   type Settings,
+  type WebhookEndpoint,
+  type WebhookSecret,
 } from './config-records.js'
 export {
   type ConfigStore,
@@ -77,3 +79,18 @@ export {
   createBounceStore,
   type Suppression,
 } from './bounce-store.js'
+export {
+  /** Every shard's webhook event stream as the dispatchers' consumer group reads it. */
+  createEventStream,
+  type EventStream,
+  type StoredEvent,
+  type StreamEntry,
+} from './event-stream.js'
+export {
+  ATTEMPT_STATUSES,
+  type AttemptStatus,
+  /** Kept webhook events, endpoint attempt logs and failure streaks. */
+  createWebhookStore,
+  type WebhookAttempt,
+  type WebhookStore,
+} from './webhook-store.js'

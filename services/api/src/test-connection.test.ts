@@ -60,6 +60,7 @@ describe('testSender', () => {
     writeId: '',
     servers: [],
     companies: [],
+    webhooks: [],
     settings: DEFAULT_SETTINGS,
     aliasDomains: withAlias
       ? [

@@ -8,6 +8,7 @@ import { type DeliverJobData, queuePrefix, type Stream } from '@outbound/jobs'
 import {
   type ConfigCache,
   createBounceStore,
+  createEventStream,
   createQuotaStore,
   type MessageStore,
   type NewMessage,
@@ -126,6 +127,7 @@ export function startTestPools(
       metrics: createDeliveryMetrics(new Registry()),
       now: () => new Date(),
       newEventId: () => `evt_${randomUUID()}`,
+      appendEvent: (event) => createEventStream(redis, prefix).appendEvent(event),
       log: silentLog,
       ...deliver,
     },
