@@ -139,8 +139,8 @@ async function main(): Promise<void> {
         connection: webhookQueueRedis,
         prefix: queuePrefix(),
         concurrency: config.webhookConcurrency,
-        retrySchedule,
         deliver: {
+          retrySchedule,
           webhooks: webhookStore,
           configStore,
           endpoints: () => configCache.current().webhooks,

@@ -44,7 +44,6 @@ export function startWebhookPool(deps: {
   connection: Redis | Cluster
   prefix: string
   concurrency: number
-  retrySchedule: readonly number[]
   deliver: WebhookDeliveryDeps
   log: Logger
 }): Worker<WebhookJobData> {
@@ -58,7 +57,9 @@ export function startWebhookPool(deps: {
       maxStalledCount: 10,
       settings: {
         backoffStrategy: (attemptsMade, type) =>
-          type === WEBHOOK_BACKOFF ? webhookRetryDelayMs(attemptsMade, deps.retrySchedule) : -1,
+          type === WEBHOOK_BACKOFF
+            ? webhookRetryDelayMs(attemptsMade, deps.deliver.retrySchedule)
+            : -1,
       },
     },
   )

@@ -175,8 +175,8 @@ function startWebhooks(retrySchedule: number[], now: () => Date = () => new Date
       connection: new Redis(server.url, { maxRetriesPerRequest: null }),
       prefix: queuePrefix(prefix),
       concurrency: 4,
-      retrySchedule,
       deliver: {
+        retrySchedule,
         webhooks: webhookStore,
         configStore,
         endpoints: () => configCache.current().webhooks,
@@ -474,8 +474,8 @@ describe('webhook delivery', () => {
         connection: new Redis(server.url, { maxRetriesPerRequest: null }),
         prefix: queuePrefix(prefix),
         concurrency: 1,
-        retrySchedule: [],
         deliver: {
+          retrySchedule: [],
           webhooks: webhookStore,
           configStore,
           endpoints: () => configCache.current().webhooks,

@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq'
 import type { Logger } from 'pino'
-import type { WebhookJobData } from '@outbound/jobs'
+import { type WebhookJobData, webhookRetryDelayMs } from '@outbound/jobs'
 import { openSecretWithAny } from '@outbound/secrets'
 import type { AttemptStatus, ConfigStore, WebhookEndpoint, WebhookStore } from '@outbound/store'
 import { type SendResult, sendWebhook } from '@outbound/webhooks'
@@ -18,6 +18,8 @@ export type WebhookDeliveryDeps = {
   /** OUTBOUND_SECRET_KEY first, then the previous keys: they open the endpoint secrets. */
   secretKeys: readonly Buffer[]
   allowPrivateUrls: boolean
+  /** WEBHOOK_RETRY_SCHEDULE: the delays between attempts (seconds). */
+  retrySchedule: readonly number[]
   /** Counts an attempt by endpoint and result. */
   attempted: (endpointId: string, status: AttemptStatus) => void
   now: () => Date
@@ -66,7 +68,9 @@ export async function deliverWebhook(job: Job<WebhookJobData>, deps: WebhookDeli
   })
   const ok = result.kind === 'replied' && result.statusCode >= 200 && result.statusCode < 300
   const gone = result.kind === 'replied' && result.statusCode === 410
-  const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1)
+  const last =
+    job.attemptsMade + 1 >= (job.opts.attempts ?? 1) ||
+    webhookRetryDelayMs(job.attemptsMade + 1, deps.retrySchedule) < 0
   const status: AttemptStatus = ok ? 'succeeded' : gone || last ? 'failed' : 'pending'
   const failingSince = await deps.webhooks.recordAttempt(endpointId, {
     eventId,
