@@ -4,8 +4,13 @@ import { Compile } from 'typebox/compile'
 import { parseStoredEvent, type StoredEvent } from './event-stream.js'
 import { createKeys } from './keys.js'
 
-/** How long attempts are logged and events kept for a retry: 30 days. */
-export const WEBHOOK_RETENTION_SECONDS = 30 * 24 * 3600
+/** How long attempts are logged: 30 days. */
+const WEBHOOK_RETENTION_SECONDS = 30 * 24 * 3600
+/**
+ * How long an event's body is kept for its deliveries and replays: 7 days (the retry schedule
+ * spans 43 hours). Bodies are the bulk of webhook memory: one per event with a subscriber.
+ */
+const EVENT_RETENTION_SECONDS = 7 * 24 * 3600
 // The newest attempts an endpoint keeps, whatever their age: a bound on a failing endpoint's log.
 const MAX_ATTEMPTS_PER_ENDPOINT = 10_000
 // Attempts read at a time while filtering the log by status.
@@ -48,13 +53,13 @@ export function createWebhookStore(redis: Redis | Cluster, prefix = 'outbound') 
   const keys = createKeys(prefix)
 
   return {
-    /** Keeps an event for its deliveries, retries and replays (30 days). */
+    /** Keeps an event for its deliveries, retries and replays (7 days). */
     async saveEvent(event: StoredEvent): Promise<void> {
       await redis.set(
         keys.webhookEvent(event.id),
         JSON.stringify(event),
         'EX',
-        WEBHOOK_RETENTION_SECONDS,
+        EVENT_RETENTION_SECONDS,
       )
     },
 

@@ -433,7 +433,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
       if (event === null) {
         throw new AppError(
           'WEBHOOK_EVENT_NOT_FOUND',
-          `no event ${request.params.eventId} is kept (events are kept 30 days)`,
+          `no event ${request.params.eventId} is kept (events are kept 7 days)`,
         )
       }
       await deps.queue.add(
