@@ -85,11 +85,13 @@ describe('webhook events across a worker crash', () => {
       emails,
     })
     const ids = results.map((r) => r.id)
+    const acceptedAt = Date.now()
     await waitFor(() => delivered.length >= 150 && sink.messages.length >= 300, {
       timeoutMs: 60_000,
       what: 'deliveries under way',
     })
     await stopService(victim, 'SIGKILL')
+    const killedAfter = { ms: Date.now() - acceptedAt, events: delivered.length }
 
     // Final records, read through the API once every message has one.
     const finals = await waitFor(
@@ -121,6 +123,10 @@ describe('webhook events across a worker crash', () => {
       timeoutMs: 150_000,
       what: 'the event of every final outcome',
     })
+    process.stdout.write(
+      `kill -9 after ${killedAfter.ms} ms (${killedAfter.events} events delivered); every final ` +
+        `outcome's event in ${Date.now() - acceptedAt} ms; ${delivered.length} requests in all\n`,
+    )
     const perMessage = idsByMessage()
     expect(finals.map((r) => perMessage.get(r.id)?.size)).toEqual(finals.map(() => 1))
     const [sample] = delivered
@@ -133,4 +139,63 @@ describe('webhook events across a worker crash', () => {
       }),
     ).not.toThrow()
   }, 360_000)
+
+  it('keeps mail delivery at its pace while the endpoint hangs', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'outbound-webhooks-'))
+    const redis = await startLocalRedis({
+      dataDir,
+      appendOnly: true,
+      searchPath: process.env['PATH'] ?? '',
+    })
+    const sink = await startSmtpSink()
+    // A receiver that reads each request and never answers: every attempt waits its 10 s out.
+    let hanging = 0
+    const receiver = createServer(() => {
+      hanging += 1
+    })
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
+    cleanups.push(async () => {
+      receiver.closeAllConnections()
+      await new Promise((resolve) => receiver.close(resolve))
+      await sink.close()
+      await redis.stop()
+      rmSync(dataDir, { recursive: true, force: true })
+    })
+    const env = {
+      REDIS_URL: redis.url,
+      OUTBOUND_SECRET_KEY: randomBytes(32).toString('base64'),
+      WEBHOOK_ALLOW_PRIVATE_URLS: 'true',
+    }
+    const { child: api, base } = await startApi(env)
+    running.push(api)
+    await call(`${base}/v1/settings`, { defaultDailyLimit: 100_000_000 }, 'PATCH')
+    running.push(startService(WORKER_MAIN, ['--pool', 'all'], { ...env, SMTP_URL: sink.url }))
+
+    const batch = async (label: string) => {
+      const emails = Array.from({ length: 500 }, (_, i) => ({
+        from: 'ann@shop.example',
+        to: `r${i}@example.com`,
+        subject: `${label} ${i}`,
+        text: 'x',
+      }))
+      const before = sink.messages.length
+      const started = Date.now()
+      await call(`${base}/v1/emails/batch`, { emails })
+      await sink.waitForMessages(before + 500, 120_000)
+      return Date.now() - started
+    }
+    const withoutEndpoint = await batch('baseline')
+    await call(`${base}/v1/webhooks`, {
+      url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hangs`,
+      events: ['*'],
+    })
+    const withHangingEndpoint = await batch('hanging')
+    // The receiver was being tried meanwhile (up to WORKER_CONCURRENCY_WEBHOOKS at once).
+    expect(hanging).toBeGreaterThan(0)
+    process.stdout.write(
+      `500 messages: ${withoutEndpoint} ms without an endpoint, ${withHangingEndpoint} ms with a hanging one\n`,
+    )
+    // Generous: the machine is shared; a blocked mail path would take minutes, not seconds.
+    expect(withHangingEndpoint).toBeLessThan(withoutEndpoint * 2 + 5000)
+  }, 300_000)
 })
