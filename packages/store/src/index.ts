@@ -47,7 +47,6 @@ export {
   SECURITIES,
   type Settings,
   type WebhookEndpoint,
-  type WebhookSecret,
 } from './config-records.js'
 export {
   type ConfigStore,

@@ -1,4 +1,9 @@
 export {
+  /** The current secret and the rotated-out ones still signing at a time. */
+  activeSecrets,
+  type SealedSecret,
+} from './active-secrets.js'
+export {
   /** True for a public unicast IP address; false for loopback, private, link-local and the like. */
   isPublicAddress,
 } from './address-policy.js'

@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import { type WebhookJobData, webhookRetryDelayMs } from '@outbound/jobs'
 import { openSecretWithAny } from '@outbound/secrets'
 import type { AttemptStatus, ConfigStore, WebhookEndpoint, WebhookStore } from '@outbound/store'
-import { type SendResult, sendWebhook } from '@outbound/webhooks'
+import { activeSecrets, type SendResult, sendWebhook } from '@outbound/webhooks'
 
 /** Success is a 2xx within this (CONTRACT.md, Webhooks). */
 const WEBHOOK_TIMEOUT_MS = 10_000
@@ -26,15 +26,9 @@ export type WebhookDeliveryDeps = {
   log: Logger
 }
 
-/** The secrets that sign a request now: the current one, and rotated-out ones not yet expired. */
-export function signingSecrets(
-  endpoint: WebhookEndpoint,
-  keys: readonly Buffer[],
-  at: Date,
-): string[] {
-  return endpoint.secrets
-    .filter(({ expiresAt }) => expiresAt === null || Date.parse(expiresAt) > at.getTime())
-    .map(({ sealed }) => openSecretWithAny(sealed, keys))
+/** The secrets that sign a request now, opened: the current one, and rotated-out ones not expired. */
+function signingSecrets(endpoint: WebhookEndpoint, keys: readonly Buffer[], at: Date): string[] {
+  return activeSecrets(endpoint.secrets, at).map(({ sealed }) => openSecretWithAny(sealed, keys))
 }
 
 function describe(result: SendResult): string {

@@ -14,10 +14,10 @@ import {
   type ConfigStore,
   type WebhookAttempt,
   type WebhookEndpoint,
-  type WebhookSecret,
   type WebhookStore,
 } from '@outbound/store'
 import {
+  activeSecrets,
   MAX_WEBHOOK_URL_CHARS,
   newWebhookSecret,
   parseWebhookUrl,
@@ -155,13 +155,6 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
       )
     }
     return url.href
-  }
-
-  /** The secrets that sign now: the current one and rotated-out ones not expired. */
-  function liveSecrets(secrets: readonly WebhookSecret[], at: Date): WebhookSecret[] {
-    return secrets.filter(
-      ({ expiresAt }) => expiresAt === null || Date.parse(expiresAt) > at.getTime(),
-    )
   }
 
   app.get(
@@ -310,7 +303,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
         ...current,
         secrets: [
           { sealed, expiresAt: null },
-          ...liveSecrets(current.secrets, at).map((old) =>
+          ...activeSecrets(current.secrets, at).map((old) =>
             old.expiresAt === null ? { ...old, expiresAt } : old,
           ),
         ],
@@ -348,7 +341,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
         ...deps.previousSecretKeys,
       ]
       const result = await sendWebhook(endpoint.url, event, {
-        secrets: liveSecrets(endpoint.secrets, at).map(({ sealed }) =>
+        secrets: activeSecrets(endpoint.secrets, at).map(({ sealed }) =>
           openSecretWithAny(sealed, keys),
         ),
         at,
