@@ -98,12 +98,11 @@ export const DEFAULT_SETTINGS: Settings = {
 }
 
 /** A signing secret of a webhook endpoint, sealed with OUTBOUND_SECRET_KEY. */
-export const WebhookSecretSchema = Type.Object({
+const WebhookSecretSchema = Type.Object({
   sealed: Type.String(),
   /** null: the current secret; else a rotated-out one that signs beside it until then. */
   expiresAt: Nullable(Type.String()),
 })
-export type WebhookSecret = Static<typeof WebhookSecretSchema>
 
 export const WebhookEndpointSchema = Type.Object({
   id: Type.String(),
