@@ -152,6 +152,29 @@ export function createEventStream(redis: Redis | Cluster, prefix = 'outbound') {
       if (keepFrom !== undefined) await redis.xtrim(key, 'MINID', keepFrom)
     },
 
+    /**
+     * Removes from the group the consumers (dispatchers of processes gone) that hold no entry and
+     * have been idle for `idleMs`; a live dispatcher reads every poll and is never idle that long.
+     */
+    async forgetIdleConsumers(shard: number, idleMs: number): Promise<number> {
+      const key = keys.events(shard)
+      const consumers: unknown = await redis.xinfo('CONSUMERS', key, group)
+      if (!Array.isArray(consumers)) return 0
+      let forgotten = 0
+      for (const info of consumers) {
+        if (!Array.isArray(info)) continue
+        const fields = new Map<string, unknown>()
+        for (let i = 0; i + 1 < info.length; i += 2) fields.set(String(info[i]), info[i + 1])
+        const name = fields.get('name')
+        if (typeof name !== 'string') continue
+        if (Number(fields.get('pending')) === 0 && Number(fields.get('idle')) >= idleMs) {
+          await redis.xgroup('DELCONSUMER', key, group, name)
+          forgotten += 1
+        }
+      }
+      return forgotten
+    },
+
     /** When the oldest entry still in the shard's stream was written; null when it is empty. */
     async oldestEntryAt(shard: number): Promise<Date | null> {
       const [first] = await redis.xrange(keys.events(shard), '-', '+', 'COUNT', 1)

@@ -39,6 +39,9 @@ describe('createEventStream', () => {
     await stream.trimRead(found)
     expect(await db.redis.xlen(createKeys(db.prefix).events(found))).toBe(0)
     expect(await stream.oldestEntryAt(found)).toBeNull()
+    // 'dies' holds nothing any more: it is forgotten once idle long enough, 'lives' too here.
+    expect(await stream.forgetIdleConsumers(found, 3_600_000)).toBe(0)
+    expect(await stream.forgetIdleConsumers(found, 0)).toBe(2)
   })
 })
 

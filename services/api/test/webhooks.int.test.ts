@@ -124,6 +124,21 @@ describe('/v1/webhooks', () => {
     expect((await call('GET', '/v1/webhooks')).body).toEqual([])
   })
 
+  it('needs the admin scope', async () => {
+    app = await h.makeApp({
+      OUTBOUND_SECRET_KEY: secretKey,
+      OUTBOUND_API_KEYS: 'app:send+read:send-secret-0123456789,ops:admin:admin-secret-0123456789',
+    })
+    const list = (secret: string) =>
+      app.inject({
+        method: 'GET',
+        url: '/v1/webhooks',
+        headers: { authorization: `Bearer ${secret}` },
+      })
+    expect((await list('send-secret-0123456789')).statusCode).toBe(403)
+    expect((await list('admin-secret-0123456789')).statusCode).toBe(200)
+  })
+
   it('sends a signed webhook.test event and logs the attempt', async () => {
     const created = await call('POST', '/v1/webhooks', { url: receiverUrl, events: ['*'] })
     const id = String(created.body['id'])

@@ -32,6 +32,8 @@ export type DispatcherDeps = {
 }
 
 const BATCH = 100
+// A consumer idle this long with nothing pending belonged to a process that is gone.
+const FORGET_CONSUMER_AFTER_MS = 3600 * 1000
 
 /** True when the endpoint is active and subscribes to this event type. */
 function wants(endpoint: WebhookEndpoint, type: string): boolean {
@@ -93,6 +95,7 @@ export function startDispatcher(deps: DispatcherDeps): { stop(): Promise<void> }
         await dispatch(shard, claimed)
       }
       await deps.events.trimRead(shard)
+      await deps.events.forgetIdleConsumers(shard, FORGET_CONSUMER_AFTER_MS)
       const at = await deps.events.oldestEntryAt(shard)
       if (at !== null && (oldest === null || at < oldest)) oldest = at
     }
