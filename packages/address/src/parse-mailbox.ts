@@ -14,8 +14,8 @@ const MAX_LOCAL_OCTETS = 64
 const MAX_ADDRESS_OCTETS = 254
 const MAX_DISPLAY_NAME_CHARS = 256
 // C0/C1 controls, DEL, and the invisible characters used to spoof addresses (zero-width, bidi).
-// eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
 const FORBIDDEN_CHARS =
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\u061c\ufeff]/u
 
 // RFC 5322 §3.2.3 atext: the characters of a dot-atom besides the dots.

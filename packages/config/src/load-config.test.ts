@@ -82,6 +82,25 @@ describe('loadWorkerConfig', () => {
     )
   })
 
+  it('reads the webhook settings: private URLs refused by default, a retry schedule in seconds', () => {
+    expect(loadWorkerConfig(redis)).toMatchObject({
+      allowPrivateWebhookUrls: false,
+      webhookConcurrency: 10,
+      webhookRetrySchedule: undefined,
+    })
+    expect(
+      loadWorkerConfig({
+        ...redis,
+        WEBHOOK_ALLOW_PRIVATE_URLS: 'true',
+        WEBHOOK_RETRY_SCHEDULE: '1, 2',
+      }),
+    ).toMatchObject({ allowPrivateWebhookUrls: true, webhookRetrySchedule: [1, 2] })
+    expect(loadWorkerConfig(redis, ['--pool', 'webhooks']).pool).toBe('webhooks')
+    expect(
+      problems(() => loadWorkerConfig({ ...redis, WEBHOOK_RETRY_SCHEDULE: '5,soon' })),
+    ).toEqual([expect.stringContaining('WEBHOOK_RETRY_SCHEDULE')])
+  })
+
   it('checks the SMTP_URL scheme without echoing the URL', () => {
     const found = problems(() => loadWorkerConfig({ ...redis, SMTP_URL: 'http://user:hunter2@x' }))
     expect(found[0]).toMatch(/SMTP_URL must use one of the schemes smtp, smtps/)

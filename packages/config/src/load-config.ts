@@ -6,7 +6,7 @@ export type Scope = (typeof SCOPES)[number]
 
 export type ApiKey = Readonly<{ name: string; scopes: readonly Scope[]; secret: string }>
 
-export const POOLS = ['transactional', 'mass', 'all'] as const
+export const POOLS = ['transactional', 'mass', 'webhooks', 'all'] as const
 export type PoolName = (typeof POOLS)[number]
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -37,6 +37,8 @@ export type ApiConfig = Readonly<{
   rateLimitSendPerMinute: number
   /** DNS_SERVERS: the resolvers the DNS checks ask (`host[:port]`); empty: the system's. */
   dnsServers: readonly string[]
+  /** WEBHOOK_ALLOW_PRIVATE_URLS: webhook URLs may reach loopback, private and link-local hosts. */
+  allowPrivateWebhookUrls: boolean
 }>
 
 export type WorkerConfig = Readonly<{
@@ -53,6 +55,15 @@ export type WorkerConfig = Readonly<{
   metricsHost: string
   /** DNS_SERVERS for the DMARC look-ups of senders; empty: the system's resolver. */
   dnsServers: readonly string[]
+  /** WEBHOOK_ALLOW_PRIVATE_URLS: webhook URLs may reach loopback, private and link-local hosts. */
+  allowPrivateWebhookUrls: boolean
+  /** WORKER_CONCURRENCY_WEBHOOKS: webhook requests in flight per process. */
+  webhookConcurrency: number
+  /**
+   * WEBHOOK_RETRY_SCHEDULE: delays (seconds) before the 2nd, 3rd, … attempt of a delivery;
+   * undefined: the contract's (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h).
+   */
+  webhookRetrySchedule: readonly number[] | undefined
 }>
 
 const MIB = 1024 * 1024
@@ -168,9 +179,22 @@ export function loadApiConfig(env: Env): ApiConfig {
     dashboardReadOnly: reader.bool('DASHBOARD_READ_ONLY', true),
     rateLimitSendPerMinute: reader.int('RATE_LIMIT_SEND_PER_MINUTE', 6000, 0, 10_000_000),
     dnsServers: reader.list('DNS_SERVERS'),
+    allowPrivateWebhookUrls: reader.bool('WEBHOOK_ALLOW_PRIVATE_URLS', false),
   }
   reader.finish()
   return Object.freeze(config)
+}
+
+function readRetrySchedule(reader: EnvReader): number[] | undefined {
+  const values = reader.list('WEBHOOK_RETRY_SCHEDULE')
+  if (values.length === 0) return undefined
+  const seconds = values.map(Number)
+  if (seconds.length > 20 || seconds.some((s) => !Number.isInteger(s) || s < 0 || s > 7 * 86_400)) {
+    reader.problem(
+      'WEBHOOK_RETRY_SCHEDULE: at most 20 comma-separated whole numbers of seconds, each 0 to 604800',
+    )
+  }
+  return seconds
 }
 
 /** A worker process's configuration; throws one ConfigError naming every bad or missing variable. */
@@ -197,6 +221,9 @@ export function loadWorkerConfig(env: Env, argv: readonly string[] = []): Worker
     metricsPort: reader.optionalInt('METRICS_PORT', 1, 65_535),
     metricsHost: reader.string('METRICS_HOST', '127.0.0.1'),
     dnsServers: reader.list('DNS_SERVERS'),
+    allowPrivateWebhookUrls: reader.bool('WEBHOOK_ALLOW_PRIVATE_URLS', false),
+    webhookConcurrency: reader.int('WORKER_CONCURRENCY_WEBHOOKS', 10, 1, 1000),
+    webhookRetrySchedule: readRetrySchedule(reader),
   }
   reader.finish()
   return Object.freeze(config)

@@ -99,3 +99,19 @@ export function recipientEvent(
 ): WebhookEvent {
   return { id, type, timestamp: at.toISOString(), data: { ...message, status, ...fact } }
 }
+
+/** What a quota warning reports: 90 % of a server's daily limit is used. */
+export type QuotaWarning = { serverId: string; day: string; used: number; limit: number }
+
+/** A `quota.warning` event (not tied to a message). */
+export function quotaWarningEvent(id: string, at: Date, warning: QuotaWarning): WebhookEvent {
+  return {
+    id,
+    type: 'quota.warning',
+    timestamp: at.toISOString(),
+    data: {
+      ...warning,
+      percentUsed: Math.floor((warning.used * 100) / Math.max(1, warning.limit)),
+    },
+  }
+}

@@ -19,6 +19,9 @@ export {
   EVENT_TYPES,
   type EventType,
   type MessageSummary,
+  type QuotaWarning,
+  /** A `quota.warning` event: 90 % of a server's daily limit used. */
+  quotaWarningEvent,
   /** A message event (sent, deferred, failed, suppressed, canceled) with its recipients. */
   messageEvent,
   type RecipientFact,
@@ -26,3 +29,17 @@ export {
   recipientEvent,
   type WebhookEvent,
 } from './events.js'
+export {
+  /** Retry delays (seconds) of webhook deliveries when none are configured. */
+  DEFAULT_WEBHOOK_RETRY_SCHEDULE_SECONDS,
+  /** True when a job payload names an event and an endpoint. */
+  isWebhookJobData,
+  WEBHOOK_BACKOFF,
+  type WebhookJobData,
+  type WebhookJobOptions,
+  /** The options of one delivery of an event to an endpoint (job id `<eventId>.<endpointId>`). */
+  webhookJobOptions,
+  /** The delay before the next webhook attempt, from the schedule; -1 when none is left. */
+  webhookRetryDelayMs,
+  WEBHOOKS_QUEUE,
+} from './webhook-jobs.js'

@@ -108,6 +108,29 @@ export const DEFAULT_SETTINGS: Settings = {
   },
 }
 
+/** A signing secret of a webhook endpoint, sealed with OUTBOUND_SECRET_KEY. */
+const WebhookSecretSchema = Type.Object({
+  sealed: Type.String(),
+  /** null: the current secret; else a rotated-out one that signs beside it until then. */
+  expiresAt: Nullable(Type.String()),
+})
+
+export const WebhookEndpointSchema = Type.Object({
+  id: Type.String(),
+  url: Type.String(),
+  /** Event types, or `["*"]` for all. */
+  events: Type.Array(Type.String()),
+  description: Nullable(Type.String()),
+  active: Type.Boolean(),
+  /** Why the service turned it off (410 Gone, failing for 5 days); null when a user did. */
+  disabledReason: Nullable(Type.String()),
+  /** The current secret first, then the rotated-out ones still signing. */
+  secrets: Type.Array(WebhookSecretSchema),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+})
+export type WebhookEndpoint = Static<typeof WebhookEndpointSchema>
+
 /**
  * Which configuration a snapshot is: the version counts writes, the write id is random per write
  * ('' before the first), so a Redis that lost data and counts again is still told apart.
@@ -119,6 +142,7 @@ export type ConfigSnapshot = ConfigStamp & {
   servers: OutgoingServer[]
   aliasDomains: AliasDomainRecord[]
   companies: Company[]
+  webhooks: WebhookEndpoint[]
   settings: Settings
 }
 
@@ -126,5 +150,6 @@ export const configValidators = {
   servers: Compile(OutgoingServerSchema),
   'alias-domains': Compile(AliasDomainRecordSchema),
   companies: Compile(CompanySchema),
+  webhooks: Compile(WebhookEndpointSchema),
   settings: Compile(SettingsSchema),
 }

@@ -11,11 +11,12 @@ import {
   DEFAULT_SETTINGS,
   type OutgoingServer,
   type Settings,
+  type WebhookEndpoint,
 } from './config-records.js'
 import { CorruptRecordError } from './message-record.js'
 import { runScript, script } from './scripts.js'
 
-type ConfigKind = 'servers' | 'alias-domains' | 'companies'
+type ConfigKind = 'servers' | 'alias-domains' | 'companies' | 'webhooks'
 
 /** How often an update re-reads and re-applies its change after a concurrent write won. */
 const MAX_WRITE_ATTEMPTS = 50
@@ -293,12 +294,13 @@ export function createConfigStore(redis: Redis | Cluster, prefix = 'outbound') {
         .hgetall(keys.config('servers'))
         .hgetall(keys.config('alias-domains'))
         .hgetall(keys.config('companies'))
+        .hgetall(keys.config('webhooks'))
         .get(keys.config('settings'))
         .exec()
       if (replies === null) throw new Error('reading the configuration: transaction aborted')
       for (const [err] of replies)
         if (err) throw new Error('reading the configuration', { cause: err })
-      const [version, writeId, servers, aliasDomains, companies, settings] = replies.map(
+      const [version, writeId, servers, aliasDomains, companies, webhooks, settings] = replies.map(
         ([, value]) => value,
       )
       const asHash = (value: unknown): Record<string, string> =>
@@ -319,6 +321,7 @@ export function createConfigStore(redis: Redis | Cluster, prefix = 'outbound') {
           configValidators['alias-domains'],
         ),
         companies: parseValues('companies', asHash(companies), configValidators.companies),
+        webhooks: parseValues('webhooks', asHash(webhooks), configValidators.webhooks),
         settings: settingsValue,
       }
     },
@@ -436,6 +439,30 @@ export function createConfigStore(redis: Redis | Cluster, prefix = 'outbound') {
     },
     async deleteCompany(id: string): Promise<DeleteResult> {
       return await remove('companies', id)
+    },
+
+    /** Adds a webhook endpoint; 'limit' when `limit` exist. */
+    async createWebhook(
+      endpoint: WebhookEndpoint,
+      limit: number,
+    ): Promise<WriteResult<WebhookEndpoint, 'limit'>> {
+      const result = await create('webhooks', endpoint, { limit })
+      if (result.status === 'name-taken' || result.status === 'missing-reference')
+        throw unexpected(`creating webhook ${endpoint.id}`, result.status)
+      return result
+    },
+    /** Applies `change` to the stored endpoint atomically (re-applied after a concurrent write). */
+    async updateWebhook(
+      id: string,
+      change: Change<WebhookEndpoint>,
+    ): Promise<WriteResult<WebhookEndpoint, 'missing'>> {
+      const result = await update('webhooks', id, configValidators.webhooks, change, () => ({}))
+      if (result.status === 'name-taken' || result.status === 'missing-reference')
+        throw unexpected(`updating webhook ${id}`, result.status)
+      return result
+    },
+    async deleteWebhook(id: string): Promise<DeleteResult> {
+      return await remove('webhooks', id)
     },
 
     /**

@@ -47,6 +47,7 @@ export {
   type Security,
   SECURITIES,
   type Settings,
+  type WebhookEndpoint,
 } from './config-records.js'
 export {
   type ConfigStore,
@@ -83,3 +84,18 @@ export {
   createServerStateStore,
   type ServerStateStore,
 } from './server-state-store.js'
+export {
+  /** Every shard's webhook event stream as the dispatchers' consumer group reads it. */
+  createEventStream,
+  type EventStream,
+  type StoredEvent,
+  type StreamEntry,
+} from './event-stream.js'
+export {
+  ATTEMPT_STATUSES,
+  type AttemptStatus,
+  /** Kept webhook events, endpoint attempt logs and failure streaks. */
+  createWebhookStore,
+  type WebhookAttempt,
+  type WebhookStore,
+} from './webhook-store.js'

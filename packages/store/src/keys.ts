@@ -40,13 +40,21 @@ export function createKeys(base: string) {
     /** The lease that lets one worker process at a time run the sweeper. */
     sweeperLease: () => `${base}:sweeper:lease`,
     // Configuration objects share one hash tag so that a write and its version bump are atomic.
-    config: (kind: 'servers' | 'alias-domains' | 'companies' | 'settings') =>
+    config: (kind: 'servers' | 'alias-domains' | 'companies' | 'webhooks' | 'settings') =>
       `${base}:{config}:${kind}`,
     configVersion: () => `${base}:{config}:version`,
     // A random id per write, read with the version: a Redis that lost data (restarted empty, a
     // lagging replica promoted) starts counting versions again, but never repeats this id.
     configWriteId: () => `${base}:{config}:write-id`,
     configChannel: () => `${base}:config-changed`,
+    /** A webhook endpoint's attempt log: attempts as JSON, scored by when they were made (ms). */
+    webhookAttempts: (endpointId: string) => `${base}:webhook:{${endpointId}}:attempts`,
+    /** Since when every delivery to an endpoint has failed (ms); absent after a success. */
+    webhookFailingSince: (endpointId: string) => `${base}:webhook:{${endpointId}}:failing-since`,
+    /** An event's JSON, kept while its deliveries may be retried or replayed. */
+    webhookEvent: (eventId: string) => `${base}:webhook-event:{${eventId}}`,
+    /** The consumer group of the dispatchers on every shard's event stream. */
+    eventsGroup: () => 'webhooks',
     // Bounces and suppressions share a tag: a bounce and the suppression it causes are one write.
     bounceRecords: () => `${base}:{bounces}:records`,
     bouncesByTime: () => `${base}:{bounces}:by-time`,

@@ -345,11 +345,6 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
       await redis.zrem(keys.pendingOf(id), id)
     },
 
-    /** Appends an event that no outcome of a message reports (a server's state, a quota warning). */
-    async appendEvent(event: WebhookEvent): Promise<void> {
-      await redis.xadd(keys.eventsOf(event.id), '*', 'e', JSON.stringify(event))
-    },
-
     /**
      * Remembers an Idempotency-Key for 24 h. Returns the entry stored first: `entry` itself when
      * this call stored it, or the earlier one (compare its bodyHash).

@@ -62,6 +62,7 @@ describe('createConfigStore', () => {
       servers: [],
       aliasDomains: [],
       companies: [],
+      webhooks: [],
       settings: DEFAULT_SETTINGS,
     })
     await store.putServer(outgoing('srv_1'))

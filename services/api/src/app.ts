@@ -1,7 +1,9 @@
 import Fastify, { type FastifyBaseLogger } from 'fastify'
 import { type TypeBoxTypeProvider, TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import type { ApiConfig } from '@outbound/config'
+import type { Queue } from 'bullmq'
 import type { Cluster, Redis } from 'ioredis'
+import type { WebhookJobData } from '@outbound/jobs'
 import type {
   BounceStore,
   ConfigCache,
@@ -9,6 +11,7 @@ import type {
   MessageStore,
   QuotaStore,
   ServerStateStore,
+  WebhookStore,
 } from '@outbound/store'
 import { answerClientError } from './answer-client-error.js'
 import { checkJsonBounds } from './check-json-bounds.js'
@@ -31,8 +34,9 @@ import { emailRoutes } from './routes/v1/emails.js'
 import { quotaRoutes } from './routes/v1/quota.js'
 import { serverRoutes } from './routes/v1/servers.js'
 import { settingsRoutes } from './routes/v1/settings.js'
+import { webhookRoutes } from './routes/v1/webhooks.js'
 
-export type IdKind = 'msg' | 'srv' | 'ad' | 'co' | 'evt'
+export type IdKind = 'msg' | 'srv' | 'ad' | 'co' | 'evt' | 'wh'
 
 /** How long the HTTP server waits on a client, in milliseconds (README, Configuration). */
 export type ServerTimeouts = {
@@ -71,6 +75,7 @@ export type AppDeps = {
     | 'previousSecretKeys'
     | 'dashboardReadOnly'
     | 'rateLimitSendPerMinute'
+    | 'allowPrivateWebhookUrls'
   >
   /** Redis for the rate-limit counters, and their key prefix. */
   rateLimitRedis: Redis | Cluster
@@ -83,6 +88,9 @@ export type AppDeps = {
   serverStates: ServerStateStore
   bounces: BounceStore
   queues: Queues
+  /** The queue of webhook deliveries (replays are added to it). */
+  webhookQueue: Queue<WebhookJobData>
+  webhooks: WebhookStore
   /** Answers when Redis is reachable (GET /ready). */
   ping: () => Promise<unknown>
   logger: FastifyBaseLogger | false
@@ -155,7 +163,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(auth, { authenticate })
   await rateLimits(app, { redis: deps.rateLimitRedis, prefix: deps.keyPrefix ?? 'outbound' })
   await dashboard(app, {
-    queues: Object.values(deps.queues),
+    queues: [...Object.values(deps.queues), deps.webhookQueue],
     authenticate,
     readOnly: deps.config.dashboardReadOnly,
   })
@@ -163,7 +171,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(metrics, {
     configCache: deps.configCache,
     quota: deps.quota,
-    queues: Object.values(deps.queues),
+    queues: [...Object.values(deps.queues), deps.webhookQueue],
     now,
   })
   await app.register(quotaRoutes, {
@@ -204,6 +212,17 @@ export async function buildApp(deps: AppDeps) {
     configCache: deps.configCache,
     newEventId: () => deps.newId('evt'),
     now,
+  })
+  await app.register(webhookRoutes, {
+    configStore: deps.configStore,
+    configCache: deps.configCache,
+    webhooks: deps.webhooks,
+    queue: deps.webhookQueue,
+    newId: deps.newId,
+    now,
+    secretKey: deps.config.secretKey,
+    previousSecretKeys: deps.config.previousSecretKeys,
+    allowPrivateUrls: deps.config.allowPrivateWebhookUrls,
   })
   await app.register(suppressionRoutes, { bounces: deps.bounces, now })
   return app

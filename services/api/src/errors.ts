@@ -78,6 +78,15 @@ export const ERROR_CODES = {
   ALIAS_DOMAIN_NOT_FOUND: [404, 'no alias domain with this id'],
   DKIM_KEY_NOT_FOUND: [404, 'the alias domain has no DKIM key under this selector'],
   COMPANY_NOT_FOUND: [404, 'no company with this id'],
+  WEBHOOK_NOT_FOUND: [404, 'no webhook endpoint with this id'],
+  WEBHOOK_EVENT_NOT_FOUND: [404, 'no event with this id is kept (events are kept 7 days)'],
+  WEBHOOK_INACTIVE: [409, 'the webhook endpoint is not active'],
+  INVALID_URL: [400, 'url is not an http:// or https:// URL of at most 2,048 characters'],
+  INVALID_EVENT_TYPE: [400, 'an event type is not one of the catalogue, and not ["*"] alone'],
+  WEBHOOK_URL_NOT_ALLOWED: [
+    422,
+    'the webhook URL is or resolves to a loopback, private, link-local or metadata address',
+  ],
   SECRET_KEY_MISSING: [422, 'a password cannot be stored without OUTBOUND_SECRET_KEY'],
   RATE_LIMITED: [
     429,

@@ -1,7 +1,13 @@
 import { Queue } from 'bullmq'
 import { ulid } from 'ulid'
 import { ConfigError, loadApiConfig, redactConfig } from '@outbound/config'
-import { type DeliverJobData, queuePrefix, type Stream } from '@outbound/jobs'
+import {
+  type DeliverJobData,
+  queuePrefix,
+  type Stream,
+  type WebhookJobData,
+  WEBHOOKS_QUEUE,
+} from '@outbound/jobs'
 import { createLogger, createRedis, handleSignals, waitForRedis } from '@outbound/runtime'
 import {
   createBounceStore,
@@ -10,6 +16,7 @@ import {
   createMessageStore,
   createQuotaStore,
   createServerStateStore,
+  createWebhookStore,
 } from '@outbound/store'
 import { buildApp } from './app.js'
 import { createTxtResolver } from './resolve-txt.js'
@@ -37,6 +44,11 @@ async function main(): Promise<void> {
     return q
   }
   const queues = { transactional: queue('transactional'), mass: queue('mass') }
+  const webhookQueue = new Queue<WebhookJobData>(WEBHOOKS_QUEUE, {
+    connection: redis,
+    prefix: queuePrefix(),
+  })
+  webhookQueue.on('error', (err) => log.warn({ err, queue: WEBHOOKS_QUEUE }, 'queue error'))
   // The stores' calls of a batch's items leave together (one write per tick, not per command).
   const storeRedis = createRedis(config.redisUrl, 'producer', log, { autoPipelining: true })
   await waitForRedis(storeRedis, STARTUP_REDIS_TIMEOUT_MS)
@@ -56,6 +68,8 @@ async function main(): Promise<void> {
     serverStates: createServerStateStore(storeRedis),
     bounces: createBounceStore(storeRedis),
     queues,
+    webhookQueue,
+    webhooks: createWebhookStore(storeRedis),
     ping: () => redis.ping(),
     rateLimitRedis: redis,
     resolveTxt: createTxtResolver(config.dnsServers),
@@ -66,7 +80,7 @@ async function main(): Promise<void> {
     log,
     async () => {
       await app.close()
-      await Promise.all(Object.values(queues).map((q) => q.close()))
+      await Promise.all([...Object.values(queues), webhookQueue].map((q) => q.close()))
       await configCache.close()
       await Promise.all([redis.quit(), storeRedis.quit(), subscriber.quit()])
     },

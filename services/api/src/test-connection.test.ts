@@ -69,6 +69,7 @@ describe('testSender', () => {
     writeId: '',
     servers: [],
     companies: [],
+    webhooks: [],
     settings: DEFAULT_SETTINGS,
     aliasDomains: withAlias
       ? [

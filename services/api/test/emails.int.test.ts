@@ -358,7 +358,7 @@ describe('the dashboard at /admin/queues', () => {
     expect(ui.headers['content-type']).toContain('text/html')
   })
 
-  it('lists both queues, with job ids equal to message ids, read-only by default', async () => {
+  it('lists the mail queues and the webhooks queue, with job ids equal to message ids, read-only by default', async () => {
     app = await makeApp({ OUTBOUND_API_KEYS: keys })
     const sent = await send(valid, { authorization: 'Bearer sender-secret-0123456789' })
     const { id } = sent.json<{ id: string }>()
@@ -371,7 +371,7 @@ describe('the dashboard at /admin/queues', () => {
     const body = response.json<{
       queues: { name: string; readOnlyMode: boolean; jobs: { id: string }[] }[]
     }>()
-    expect(body.queues.map((q) => q.name).sort()).toEqual(['mass', 'transactional'])
+    expect(body.queues.map((q) => q.name).sort()).toEqual(['mass', 'transactional', 'webhooks'])
     const transactional = body.queues.find((q) => q.name === 'transactional')
     expect(transactional?.readOnlyMode).toBe(true)
     expect(transactional?.jobs.map((job) => job.id)).toContain(id)
@@ -406,6 +406,12 @@ describe('operations', () => {
         '/v1/bounces/inbound',
         '/v1/suppressions',
         '/v1/suppressions/{address}',
+        '/v1/webhooks',
+        '/v1/webhooks/{id}',
+        '/v1/webhooks/{id}/rotate-secret',
+        '/v1/webhooks/{id}/test',
+        '/v1/webhooks/{id}/deliveries',
+        '/v1/webhooks/{id}/deliveries/{eventId}/retry',
         '/metrics',
         '/health',
         '/ready',

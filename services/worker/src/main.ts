@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto'
 import { Queue } from 'bullmq'
 import { ulid } from 'ulid'
 import { ConfigError, loadWorkerConfig, redactConfig } from '@outbound/config'
-import { type DeliverJobData, queuePrefix, type Stream } from '@outbound/jobs'
+import {
+  type DeliverJobData,
+  DEFAULT_WEBHOOK_RETRY_SCHEDULE_SECONDS,
+  queuePrefix,
+  type Stream,
+  type WebhookJobData,
+  WEBHOOKS_QUEUE,
+} from '@outbound/jobs'
 import { createLogger, createRedis, handleSignals, waitForRedis } from '@outbound/runtime'
 import {
   createConfigCache,
@@ -10,17 +17,20 @@ import {
   createMessageStore,
   createQuotaStore,
   createBounceStore,
+  createEventStream,
   createKeys,
   createServerStateStore,
+  createWebhookStore,
 } from '@outbound/store'
 import { Registry } from 'prom-client'
 import { createWindowCache } from './delivery/daily-quota.js'
-import { createDeliveryMetrics, serveMetrics } from './metrics.js'
+import { createDeliveryMetrics, createWebhookMetrics, serveMetrics } from './metrics.js'
 import { createSigner } from './sign-message.js'
 import { createDmarcPolicies } from './dmarc-policies.js'
 import { createRoutingContext } from './routing-context.js'
 import { createTransportRegistry } from './transports/transport-registry.js'
-import { startPools } from './pools.js'
+import { servesWebhooks, startPools, startWebhookPool } from './pools.js'
+import { startDispatcher } from './webhooks/dispatcher.js'
 import { createFileOutbox } from './transports/file-outbox.js'
 import { startSweeper } from './sweeper.js'
 import { createServerStates, stateChangedEvent } from './server-states.js'
@@ -72,7 +82,8 @@ async function main(): Promise<void> {
   })
   // Configuration changes arrive over a subscriber connection of their own, within a second.
   const subscriber = createRedis(config.redisUrl, 'worker', log)
-  const configCache = await createConfigCache(createConfigStore(storeRedis), subscriber, {
+  const configStore = createConfigStore(storeRedis)
+  const configCache = await createConfigCache(configStore, subscriber, {
     onError: (err) => log.warn({ err }, 'configuration refresh failed'),
   })
   const registry = new Registry()
@@ -81,6 +92,7 @@ async function main(): Promise<void> {
       ? undefined
       : await serveMetrics(registry, config.metricsPort, config.metricsHost)
   const store = createMessageStore(storeRedis)
+  const eventStream = createEventStream(storeRedis)
   const quota = createQuotaStore(storeRedis)
   const metrics = createDeliveryMetrics(registry)
   const serverStates = createServerStates({
@@ -99,7 +111,7 @@ async function main(): Promise<void> {
         'server state changed',
       )
       metrics.serverStateChange(server.id, after.status)
-      await store.appendEvent(stateChangedEvent(`evt_${ulid()}`, new Date(), change))
+      await eventStream.appendEvent(stateChangedEvent(`evt_${ulid()}`, new Date(), change))
     },
     onRefresh: (states) => {
       for (const server of configCache.current().servers)
@@ -136,10 +148,56 @@ async function main(): Promise<void> {
       shaping,
       now: () => new Date(),
       newEventId: () => `evt_${ulid()}`,
+      appendEvent: (event) => eventStream.appendEvent(event),
       log,
     },
     log,
   })
+  // Webhooks never share a connection, a queue or a concurrency limit with mail: a receiver that
+  // hangs holds up webhooks only. Every process dispatches; `webhooks` and `all` deliver.
+  const webhookRedis = createRedis(config.redisUrl, 'worker', log)
+  const webhookQueueRedis = createRedis(config.redisUrl, 'worker', log)
+  const webhookStore = createWebhookStore(webhookRedis)
+  const webhookMetrics = createWebhookMetrics(registry)
+  const retrySchedule = config.webhookRetrySchedule ?? DEFAULT_WEBHOOK_RETRY_SCHEDULE_SECONDS
+  const webhookQueue = new Queue<WebhookJobData>(WEBHOOKS_QUEUE, {
+    connection: webhookQueueRedis,
+    prefix: queuePrefix(),
+  })
+  webhookQueue.on('error', (err) => log.warn({ err, queue: WEBHOOKS_QUEUE }, 'queue error'))
+  const dispatcher = startDispatcher({
+    events: createEventStream(webhookRedis),
+    webhooks: webhookStore,
+    queue: webhookQueue,
+    endpoints: () => configCache.current().webhooks,
+    retrySchedule,
+    consumer: `worker-${process.pid}-${randomUUID()}`,
+    oldestEventAge: (seconds) => webhookMetrics.oldestEventAge(seconds),
+    log,
+    now: () => new Date(),
+  })
+  const webhookWorker = servesWebhooks(config.pool)
+    ? startWebhookPool({
+        connection: webhookQueueRedis,
+        prefix: queuePrefix(),
+        concurrency: config.webhookConcurrency,
+        deliver: {
+          retrySchedule,
+          webhooks: webhookStore,
+          configStore,
+          endpoints: () => configCache.current().webhooks,
+          secretKeys: [
+            ...(config.secretKey === undefined ? [] : [config.secretKey]),
+            ...config.previousSecretKeys,
+          ],
+          allowPrivateUrls: config.allowPrivateWebhookUrls,
+          attempted: (endpointId, status) => webhookMetrics.attempted(endpointId, status),
+          now: () => new Date(),
+          log,
+        },
+        log,
+      })
+    : undefined
   // One process at a time re-adds the jobs of messages whose job went missing.
   const sweeper = startSweeper({
     redis,
@@ -166,14 +224,19 @@ async function main(): Promise<void> {
       quotaRaises.stop()
       serverStates.close()
       await sweeper.stop()
-      await Promise.all(workers.map((worker) => worker.close()))
-      await Promise.all(Object.values(queues).map((q) => q.close()))
+      await dispatcher.stop()
+      await Promise.all(
+        [...workers, ...(webhookWorker ? [webhookWorker] : [])].map((w) => w.close()),
+      )
+      await Promise.all([...Object.values(queues), webhookQueue].map((q) => q.close()))
       await new Promise((resolve) =>
         metricsServer === undefined ? resolve(undefined) : metricsServer.close(resolve),
       )
       await transports.closeAll()
       await configCache.close()
-      await Promise.all([redis.quit(), storeRedis.quit(), subscriber.quit()])
+      await Promise.all(
+        [redis, storeRedis, subscriber, webhookRedis, webhookQueueRedis].map((r) => r.quit()),
+      )
     },
     SHUTDOWN_TIMEOUT_MS,
   )

@@ -78,6 +78,33 @@ export function createDeliveryMetrics(registry: Registry): DeliveryMetrics {
   }
 }
 
+/** What a worker counts of webhook deliveries. */
+export type WebhookMetrics = {
+  /** One attempt to an endpoint: succeeded, pending (to be retried) or failed (no retry left). */
+  attempted(endpointId: string, status: string): void
+  /** How long the oldest event not yet turned into deliveries has waited. */
+  oldestEventAge(seconds: number): void
+}
+
+/** The webhook metrics in `registry`. */
+export function createWebhookMetrics(registry: Registry): WebhookMetrics {
+  const attempts = new Counter({
+    name: 'outbound_webhook_deliveries_total',
+    help: 'Webhook delivery attempts, by endpoint and result (succeeded, pending: retried, failed)',
+    labelNames: ['endpoint', 'result'],
+    registers: [registry],
+  })
+  const age = new Gauge({
+    name: 'outbound_webhook_oldest_pending_event_age_seconds',
+    help: 'Age of the oldest event in the event streams not yet turned into deliveries',
+    registers: [registry],
+  })
+  return {
+    attempted: (endpoint, result) => attempts.inc({ endpoint, result }),
+    oldestEventAge: (seconds) => age.set(seconds),
+  }
+}
+
 /** A listener that serves `GET /metrics` from `registry` (METRICS_PORT). */
 export async function serveMetrics(
   registry: Registry,

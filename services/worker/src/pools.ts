@@ -2,9 +2,18 @@ import { Worker } from 'bullmq'
 import type { Cluster, Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { PoolName } from '@outbound/config'
-import { type DeliverJobData, type Stream, STREAMS } from '@outbound/jobs'
+import {
+  type DeliverJobData,
+  type Stream,
+  STREAMS,
+  WEBHOOK_BACKOFF,
+  type WebhookJobData,
+  webhookRetryDelayMs,
+  WEBHOOKS_QUEUE,
+} from '@outbound/jobs'
 import { deliver } from './delivery/deliver.js'
 import type { DeliverDeps } from './delivery/types.js'
+import { deliverWebhook, type WebhookDeliveryDeps } from './webhooks/deliver-webhook.js'
 
 export type PoolsDeps = {
   connection: Redis | Cluster
@@ -16,9 +25,46 @@ export type PoolsDeps = {
   log: Logger
 }
 
-/** The streams a pool serves: one, or both for `all`. */
+/** The streams a pool serves: one, both for `all`, none for `webhooks`. */
 export function streamsOf(pool: PoolName): readonly Stream[] {
+  if (pool === 'webhooks') return []
   return pool === 'all' ? STREAMS : [pool]
+}
+
+/** True when the pool delivers webhooks (`webhooks` and `all`). */
+export function servesWebhooks(pool: PoolName): boolean {
+  return pool === 'webhooks' || pool === 'all'
+}
+
+/**
+ * The BullMQ worker of the `webhooks` queue, apart from mail: its own connection (give it one of
+ * its own) and concurrency, so that a receiver that hangs holds up webhooks only. Already running.
+ */
+export function startWebhookPool(deps: {
+  connection: Redis | Cluster
+  prefix: string
+  concurrency: number
+  deliver: WebhookDeliveryDeps
+  log: Logger
+}): Worker<WebhookJobData> {
+  const worker = new Worker<WebhookJobData>(
+    WEBHOOKS_QUEUE,
+    (job) => deliverWebhook(job, deps.deliver),
+    {
+      connection: deps.connection,
+      prefix: deps.prefix,
+      concurrency: deps.concurrency,
+      maxStalledCount: 10,
+      settings: {
+        backoffStrategy: (attemptsMade, type) =>
+          type === WEBHOOK_BACKOFF
+            ? webhookRetryDelayMs(attemptsMade, deps.deliver.retrySchedule)
+            : -1,
+      },
+    },
+  )
+  worker.on('error', (err) => deps.log.error({ err, queue: WEBHOOKS_QUEUE }, 'worker error'))
+  return worker
 }
 
 /** One BullMQ worker per stream of the pool, each with its own concurrency; already running. */

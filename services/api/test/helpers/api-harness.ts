@@ -2,7 +2,12 @@ import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import { pino } from 'pino'
 import { loadApiConfig } from '@outbound/config'
-import { type DeliverJobData, queuePrefix } from '@outbound/jobs'
+import {
+  type DeliverJobData,
+  queuePrefix,
+  type WebhookJobData,
+  WEBHOOKS_QUEUE,
+} from '@outbound/jobs'
 import {
   type ConfigCache,
   createConfigCache,
@@ -11,12 +16,14 @@ import {
   createQuotaStore,
   createServerStateStore,
   createBounceStore,
+  createWebhookStore,
 } from '@outbound/store'
 import { deleteKeysWithPrefix, startTestRedis, testPrefix, type TestRedis } from '@outbound/testing'
 import { type AppDeps, buildApp } from '../../src/app.js'
 
 export type App = Awaited<ReturnType<typeof buildApp>>
 type Queues = { transactional: Queue<DeliverJobData>; mass: Queue<DeliverJobData> }
+type WebhookQueue = Queue<WebhookJobData>
 
 function present<T>(value: T | undefined, what: string): T {
   if (value === undefined) throw new Error(`${what} is used outside a test`)
@@ -32,6 +39,7 @@ export class ApiHarness {
   #redis: Redis | undefined
   #subscriber: Redis | undefined
   #queues: Queues | undefined
+  #webhookQueue: WebhookQueue | undefined
   #configCache: ConfigCache | undefined
   #apps: App[] = []
   #counter = 0
@@ -46,6 +54,9 @@ export class ApiHarness {
   }
   get queues(): Queues {
     return present(this.#queues, 'the queues')
+  }
+  get webhookQueue(): WebhookQueue {
+    return present(this.#webhookQueue, 'the webhook queue')
   }
 
   async beforeAll(): Promise<void> {
@@ -66,6 +77,7 @@ export class ApiHarness {
       transactional: new Queue('transactional', { connection, prefix: queuePrefix(this.prefix) }),
       mass: new Queue('mass', { connection, prefix: queuePrefix(this.prefix) }),
     }
+    this.#webhookQueue = new Queue(WEBHOOKS_QUEUE, { connection, prefix: queuePrefix(this.prefix) })
     this.#subscriber = new Redis(this.url)
     this.#configCache = await createConfigCache(
       createConfigStore(connection, this.prefix),
@@ -77,7 +89,7 @@ export class ApiHarness {
     await Promise.all(this.#apps.splice(0).map((app) => app.close()))
     await this.#configCache?.close()
     this.#subscriber?.disconnect()
-    await Promise.all(Object.values(this.queues).map((q) => q.close()))
+    await Promise.all([...Object.values(this.queues), this.webhookQueue].map((q) => q.close()))
     await deleteKeysWithPrefix(this.url, this.prefix)
   }
 
@@ -96,6 +108,8 @@ export class ApiHarness {
       serverStates: createServerStateStore(redis, prefix),
       bounces: createBounceStore(redis, prefix),
       queues: this.queues,
+      webhookQueue: this.webhookQueue,
+      webhooks: createWebhookStore(redis, prefix),
       ping: () => redis.ping(),
       rateLimitRedis: redis,
       keyPrefix: prefix,

@@ -1,5 +1,6 @@
 import { normalizeAddressText } from '@outbound/address'
 import { limitInForce } from '@outbound/quota'
+import { quotaWarningEvent } from '@outbound/jobs'
 import type { Outcome, Recipient } from '@outbound/store'
 import { reserveDailyQuota } from './daily-quota.js'
 import { outcomeEvents } from './events.js'
@@ -49,7 +50,15 @@ export async function gate(
   sending: Sending,
   deps: Pick<
     DeliverDeps,
-    'store' | 'bounces' | 'quota' | 'quotaWindow' | 'routing' | 'metrics' | 'now' | 'newEventId'
+    | 'store'
+    | 'bounces'
+    | 'quota'
+    | 'quotaWindow'
+    | 'routing'
+    | 'metrics'
+    | 'now'
+    | 'newEventId'
+    | 'appendEvent'
   >,
 ): Promise<{ kind: 'gated'; gated: Gated } | Verdict | Ended> {
   const waiting = message.recipients.filter(isWaiting)
@@ -171,6 +180,17 @@ export async function gate(
           '90 % of a daily limit used',
         )
         deps.metrics.quotaWarning(sending.serverId)
+        // Not part of the reservation's step: a warning lost to a crash here is acceptable.
+        await deps
+          .appendEvent(
+            quotaWarningEvent(deps.newEventId(), deps.now(), {
+              serverId: sending.serverId,
+              day: quota.day,
+              used: quota.usedAfter,
+              limit: quota.limit,
+            }),
+          )
+          .catch((err: unknown) => log.warn({ err }, 'quota warning event not written'))
       }
       await giveBack(waiting.length - pending.length)
       return {

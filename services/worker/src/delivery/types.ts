@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { AttemptOutcome } from '@outbound/bounce'
+import type { WebhookEvent } from '@outbound/jobs'
 import type { QuotaWindow } from '@outbound/quota'
 import type {
   BounceStore,
@@ -39,6 +40,8 @@ export type DeliverDeps = {
   now: () => Date
   /** A new webhook event id (`evt_…`). */
   newEventId: () => string
+  /** Appends an event that reports no message outcome (quota warnings) to the event stream. */
+  appendEvent: (event: WebhookEvent) => Promise<void>
   log: Logger
 }
 

@@ -8,6 +8,7 @@ import { type DeliverJobData, queuePrefix, type Stream } from '@outbound/jobs'
 import {
   type ConfigCache,
   createBounceStore,
+  createEventStream,
   createQuotaStore,
   createServerStateStore,
   type MessageStore,
@@ -139,6 +140,7 @@ export function startTestPools(
       newEventId: () => `evt_${randomUUID()}`,
       serverStates,
       shaping,
+      appendEvent: (event) => createEventStream(redis, prefix).appendEvent(event),
       log: silentLog,
       ...deliver,
     },
