@@ -70,7 +70,8 @@ export function createKeys(base: string) {
     // A server's shaping state shares its quota's tag: its health, its rate clock, its probe and
     // its connection leases.
     serverState: (serverId: string) => `${base}:server:{${serverId}}:state`,
-    serverRate: (serverId: string) => `${base}:server:{${serverId}}:rate`,
+    serverRate: (serverId: string, clock: 'gate' | 'wire') =>
+      `${base}:server:{${serverId}}:rate:${clock}`,
     serverProbe: (serverId: string) => `${base}:server:{${serverId}}:probe`,
     serverLeases: (serverId: string) => `${base}:server:{${serverId}}:leases`,
     /** Messages deferred by a server's daily limit (`stream:id`, scored by when they retry). */

@@ -110,7 +110,7 @@ export function createServerStateStore(redis: Redis | Cluster, prefix = 'outboun
         const swapped = await runScript(
           redis,
           SWAP_STATE,
-          [key],
+          [key, keys.serverProbe(serverId)],
           [raw ?? '', JSON.stringify(after)],
         )
         if (swapped === 1) return { before, after }
@@ -125,16 +125,18 @@ export function createServerStateStore(redis: Redis | Cluster, prefix = 'outboun
 
     /**
      * Books `units` on a server's rate clock; answers when they may go, on Redis's clock, with
-     * that clock's now (the caller waits the difference).
+     * that clock's now (the caller waits the difference). The `gate` clock spreads the waiting
+     * mail; the `wire` clock, booked once a connection is in hand, keeps late mail from bunching.
      */
     async bookRate(
       serverId: string,
       booking: { units: number; intervalMs: number; toleranceMs: number; epoch: string },
+      clock: 'gate' | 'wire' = 'gate',
     ): Promise<{ sendAt: number; now: number }> {
       const reply = await runScript(
         redis,
         BOOK_RATE,
-        [keys.serverRate(serverId)],
+        [keys.serverRate(serverId, clock)],
         [booking.units, booking.intervalMs, booking.toleranceMs, booking.epoch],
       )
       if (!Array.isArray(reply)) throw new Error('booking a rate: unexpected reply')

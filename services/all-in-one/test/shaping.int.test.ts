@@ -124,7 +124,9 @@ describe('rate limits across worker processes', () => {
     process.stdout.write(
       `rate 40/s: max ${maxInSecond} in any second, achieved ${achieved.toFixed(1)}/s (${((100 * achieved) / 40).toFixed(0)} %), other server's mail after ${otherLatency} ms\n`,
     )
-    expect(maxInSecond).toBeLessThanOrEqual(40 + 4)
+    // The rate plus its burst (4), and one message of timing jitter between the point where the
+    // worker paces a transaction and the sink's clock at its end of data.
+    expect(maxInSecond).toBeLessThanOrEqual(40 + 4 + 1)
     expect(achieved).toBeGreaterThanOrEqual(36)
     expect(otherLatency).toBeLessThan(5000)
     // Waiting for the rate is no attempt and no deferral.
@@ -208,8 +210,17 @@ describe('failover', () => {
           .status === 'ok',
       { timeoutMs: 30_000, what: 'A ok again' },
     )
-    await send(3, {}, 100)
-    await revived.waitForMessages(4, 30_000)
+    const after = await send(3, {}, 100)
+    const routed = await waitFor(
+      async () => {
+        const all = await Promise.all(
+          after.map((id) => api<{ status: string; serverId: string }>('GET', `/v1/emails/${id}`)),
+        )
+        return all.every((r) => r.status === 'sent') ? all : null
+      },
+      { timeoutMs: 30_000, what: 'the 3 messages after the recovery' },
+    )
+    expect(routed.map((r) => r.serverId)).toEqual(Array(3).fill(primary.id))
     expect(idsOf(revived.messages)).toContain(forced.id)
     process.stdout.write(`failover: 10 messages at the next server after ${failoverMs} ms\n`)
   }, 180_000)
@@ -238,11 +249,22 @@ describe('a server that asks to slow down', () => {
       timeoutMs: 90_000,
       what: 'all 20 messages',
     })
-    const records = await Promise.all(
-      ids.map((id) => api<{ status: string; attempts: number }>('GET', `/v1/emails/${id}`)),
+    // The sink has each message at the end of DATA; its record says sent once the reply is in.
+    const records = await waitFor(
+      async () => {
+        const all = await Promise.all(
+          ids.map((id) => api<{ status: string; attempts: number }>('GET', `/v1/emails/${id}`)),
+        )
+        return all.every((r) => r.status === 'sent') ? all : null
+      },
+      { timeoutMs: 10_000, what: 'every record sent' },
     )
-    expect(records.map((r) => r.status)).toEqual(Array(20).fill('sent'))
     // One attempt each: the waits for the throttled server used none.
+    for (const [i, r] of records.entries())
+      if (r.attempts !== 1)
+        process.stdout.write(
+          `${ids[i] ?? ''} ${JSON.stringify(await api('GET', `/v1/emails/${ids[i] ?? ''}`))}\n`,
+        )
     expect(Math.max(...records.map((r) => r.attempts))).toBe(1)
   }, 150_000)
 })

@@ -1,4 +1,4 @@
-import { Worker } from 'bullmq'
+import { UnrecoverableError, Worker } from 'bullmq'
 import type { Cluster, Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { PoolName } from '@outbound/config'
@@ -87,10 +87,15 @@ export function startPools(deps: PoolsDeps): Worker<DeliverJobData>[] {
     )
     worker.on('error', (err) => deps.log.error({ err, stream }, 'worker error'))
     worker.on('failed', (job, err) => {
-      // The job handler records its own failures; this catches the ones BullMQ decides (stalls).
-      if (err.message.includes('stalled')) {
-        deps.log.error({ jobId: job?.id, stream, err }, 'job failed after repeated stalls')
-      }
+      // The job handler records its own outcomes (a final failure ends the job as failed); what is
+      // left are stalls and unexpected errors, which BullMQ retries: those a human must see.
+      if (err instanceof UnrecoverableError) return
+      deps.log.error(
+        { jobId: job?.id, stream, err },
+        err.message.includes('stalled')
+          ? 'job failed after repeated stalls'
+          : 'delivery attempt failed unexpectedly',
+      )
     })
     return worker
   })

@@ -6,7 +6,7 @@ import { failedOutcome, handOver } from './hand-over.js'
 import { plan } from './plan.js'
 import { render } from './render.js'
 import { settle } from './settle.js'
-import { mayFailOver, recordWait, shape } from './shape.js'
+import { mayFailOver, recordWait, shape, wirePacing } from './shape.js'
 import {
   type DeliverDeps,
   type DeliverResult,
@@ -118,7 +118,15 @@ export async function deliver(
         reason: `${sending.routing.reason} (${transport.description})`,
       }
     rendered = await render(attempt, sending, context.snapshot.aliasDomains, deps)
-    ended = await handOver(attempt, sending, gated.gated, rendered, transport, deps)
+    ended = await handOver(
+      attempt,
+      sending,
+      gated.gated,
+      rendered,
+      transport,
+      deps,
+      wirePacing(sending, deps, gated.gated.pending.length),
+    )
   } catch (err) {
     // Whatever fails after the claim is recorded (a password that does not open, a signing
     // error), never left as `sending`; it is temporary: the configuration can be mended.

@@ -52,6 +52,7 @@ export async function handOver(
   rendered: Rendered,
   transport: MessageTransport,
   deps: Pick<DeliverDeps, 'store' | 'now'>,
+  pace?: () => Promise<void>,
 ): Promise<Ended | { kind: 'revoked' }> {
   try {
     const result = await transport.send({
@@ -63,6 +64,7 @@ export async function handOver(
           ...sendingFields(sending),
           dkim: rendered.dkim,
         }),
+      ...(pace === undefined ? {} : { beforeTransaction: pace }),
     })
     return {
       kind: 'ended',

@@ -112,3 +112,29 @@ export async function recordWait(
   log.debug({ until: wait.until, why: wait.why }, 'waiting for the server')
   return { kind: 'wait', until: wait.until, retry: false }
 }
+
+/**
+ * The pacing of a rate-limited server at the wire: once a connection is in hand, the message books
+ * the server's wire clock and sleeps until its slot (never longer than a second), so that mail
+ * delayed on its way (a connection that came free late) does not leave in a bunch.
+ */
+export function wirePacing(
+  sending: Sending,
+  deps: Pick<DeliverDeps, 'shaping'>,
+  units: number,
+): (() => Promise<void>) | undefined {
+  const { server } = sending
+  const rate = server?.rateLimit == null ? null : parseRateLimit(server.rateLimit)
+  if (server === null || rate === null || server.rateLimit == null) return undefined
+  const epoch = server.rateLimit
+  return async () => {
+    const { intervalMs, toleranceMs } = rateParameters(rate)
+    const slot = await deps.shaping.bookRate(
+      server.id,
+      { units: Math.max(1, units), intervalMs, toleranceMs, epoch },
+      'wire',
+    )
+    const waitMs = Math.min(slot.sendAt - slot.now, MAX_SLOT_SLEEP_MS)
+    if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs))
+  }
+}

@@ -9,6 +9,8 @@ export type OutgoingMessage = {
    * without finishing DATA and throw HandoffRevokedError.
    */
   commit: () => Promise<boolean>
+  /** Called once a connection is in hand, before the transaction starts (rate pacing). */
+  beforeTransaction?: () => Promise<void>
 }
 
 export type RecipientRefusal = { address: string; responseCode: number | null; response: string }

@@ -292,6 +292,12 @@ export function createSmtpTransport(
     description: `smtp${settings.security === 'tls' ? 's' : ''}://${settings.host}:${settings.port}`,
     async send(message: OutgoingMessage): Promise<SendResult> {
       const pooled = await acquire()
+      try {
+        await message.beforeTransaction?.()
+      } catch (err) {
+        release(pooled, true)
+        throw err
+      }
       const gate: GateState = { committed: false, revoked: false }
       try {
         const info = await new Promise<SMTPConnection.SentMessageInfo>((resolve, reject) => {
