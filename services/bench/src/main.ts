@@ -1,5 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { createServer } from 'node:http'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
@@ -178,6 +179,8 @@ async function startOutbound(sink: Sink): Promise<Outbound> {
     REDIS_URL: server.url,
     PORT: String(port),
     RATE_LIMIT_SEND_PER_MINUTE: '0',
+    // The webhook round's receivers listen on loopback.
+    WEBHOOK_ALLOW_PRIVATE_URLS: 'true',
   })
   await waitFor(
     () =>
@@ -235,10 +238,53 @@ type EndToEnd = {
   top: string
 }
 
-/** Batch API → Redis → one mass worker → sink; posting included, after a warm-up. */
-async function endToEndRound(sink: Sink): Promise<EndToEnd> {
+/** Receivers for the webhook round: one answers at once, one never answers. */
+async function webhookReceivers(): Promise<{ urls: string[]; close(): void }> {
+  const servers = [
+    createServer((request, response) => {
+      request.resume()
+      request.on('end', () => response.writeHead(204).end())
+    }),
+    // A receiver that hangs: the sender's 10 s timeout is all it gets.
+    createServer((request) => request.resume()),
+  ]
+  const urls = await Promise.all(
+    servers.map(
+      (server) =>
+        new Promise<string>((resolve) => {
+          server.listen(0, '127.0.0.1', () => {
+            const address = server.address()
+            resolve(
+              `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}/hook`,
+            )
+          })
+        }),
+    ),
+  )
+  return {
+    urls,
+    close: () => {
+      for (const server of servers) {
+        server.closeAllConnections()
+        server.close()
+      }
+    },
+  }
+}
+
+/**
+ * Batch API → Redis → one mass worker → sink; posting included, after a warm-up. With `webhooks`,
+ * two endpoints subscribe to every event (one answers, one hangs) and a webhooks worker delivers
+ * to them: mail must not slow down.
+ */
+async function endToEndRound(sink: Sink, webhooks = false): Promise<EndToEnd> {
   const outbound = await startOutbound(sink)
-  const worker = start(WORKER_MAIN, ['--pool', 'mass'], { REDIS_URL: outbound.redisUrl })
+  const workerEnv = { REDIS_URL: outbound.redisUrl, WEBHOOK_ALLOW_PRIVATE_URLS: 'true' }
+  const receivers = webhooks ? await webhookReceivers() : undefined
+  for (const url of receivers?.urls ?? [])
+    await post(`${outbound.api}/v1/webhooks`, { url, events: ['*'] })
+  const hookWorker = webhooks ? start(WORKER_MAIN, ['--pool', 'webhooks'], workerEnv) : undefined
+  const worker = start(WORKER_MAIN, ['--pool', 'mass'], workerEnv)
   await sink.reset()
   await postBatches(outbound, 500, 'mass', 90_000_000)
   await delivered(sink, 500)
@@ -273,6 +319,8 @@ async function endToEndRound(sink: Sink): Promise<EndToEnd> {
     .map(([name, calls]) => `${name} ${calls.toFixed(1)}`)
     .join(', ')
   await stop(worker)
+  if (hookWorker !== undefined) await stop(hookWorker)
+  receivers?.close()
   outbound.redis.disconnect()
   return {
     rate: MESSAGES / seconds,
@@ -409,6 +457,14 @@ async function main(): Promise<void> {
         name: `CPU per delivered message: ${part}`,
         value: `${fixed(median(e2es.map((r) => r.cpu[part] ?? 0)))} µs`,
       })
+
+    const withHooks: number[] = []
+    for (let round = 0; round < ROUNDS; round++)
+      withHooks.push((await endToEndRound(sink, true)).rate)
+    rows.push({
+      name: 'end to end with 2 webhook endpoints on every event (one hangs) (target within 10 % of none)',
+      value: `${fixed(median(withHooks))} messages/s (${fixed((100 * median(withHooks)) / e2e)} % of none)`,
+    })
 
     const ingests = []
     for (let round = 0; round < ROUNDS; round++) ingests.push(await ingestRound(sink))
