@@ -68,9 +68,9 @@ describe('createSmtpTransport', () => {
       createSmtpTransport(smtpSettingsFromUrl(slow.url, 2), { leases, holder: `t${n}` }),
     )
     await Promise.all(
-      Array.from({ length: 30 }, (_, i) =>
-        transports[i % 3]?.send(outgoing(`l${i}`, ['bob@example.com'])),
-      ),
+      Array.from({ length: 30 }, async (_, i) => {
+        await transports[i % 3]?.send(outgoing(`l${i}`, ['bob@example.com']))
+      }),
     )
     expect(slow.peakConnections()).toBeLessThanOrEqual(2)
     expect(slow.messages).toHaveLength(30)

@@ -22,7 +22,7 @@ import { handOver } from './hand-over.js'
 import { plan } from './plan.js'
 import { settle } from './settle.js'
 import { shape } from './shape.js'
-import type { Attempt, DeliverDeps, Sending } from './types.js'
+import type { Attempt, Sending } from './types.js'
 
 // Each stage on its own, with in-memory fakes at its edges (the store, the transport, the server
 // states): what it returns, and what it asks the edges to write.
