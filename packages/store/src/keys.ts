@@ -74,6 +74,8 @@ export function createKeys(base: string) {
       `${base}:server:{${serverId}}:rate:${clock}`,
     serverProbe: (serverId: string) => `${base}:server:{${serverId}}:probe`,
     serverLeases: (serverId: string) => `${base}:server:{${serverId}}:leases`,
+    /** Which process waits for one of the server's connection leases (a short-lived marker). */
+    serverLeaseWanted: (serverId: string) => `${base}:server:{${serverId}}:lease-wanted`,
     /** Messages deferred by a server's daily limit (`stream:id`, scored by when they retry). */
     quotaWaiting: (serverId: string) => `${base}:quota:{${serverId}}:waiting`,
     // Client keys are hashed: any length and any character, a fixed-size key.

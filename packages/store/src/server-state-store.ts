@@ -174,6 +174,17 @@ export function createServerStateStore(redis: Redis | Cluster, prefix = 'outboun
       await runScript(redis, RENEW_LEASES, [keys.serverLeases(serverId)], [ttlMs, ...members])
     },
 
+    /** Says that `holder` waits for a lease of the server (for `ttlMs`). */
+    async wantConnectionLease(serverId: string, holder: string, ttlMs: number): Promise<void> {
+      await redis.set(keys.serverLeaseWanted(serverId), holder, 'PX', ttlMs)
+    },
+
+    /** Whether a process other than `holder` waits for a lease of the server. */
+    async connectionLeaseWantedByOther(serverId: string, holder: string): Promise<boolean> {
+      const wanting = await redis.get(keys.serverLeaseWanted(serverId))
+      return wanting !== null && wanting !== holder
+    },
+
     async releaseConnectionLease(serverId: string, member: string): Promise<void> {
       await redis.zrem(keys.serverLeases(serverId), member)
     },

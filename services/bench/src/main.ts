@@ -1,4 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { dirname, resolve } from 'node:path'
@@ -169,6 +170,9 @@ async function inParallel(count: number, concurrency: number, task: (i: number) 
 
 type Outbound = { api: string; redis: Redis; redisUrl: string; apiPid: number | undefined }
 
+// Webhook secrets are sealed at rest: the API and the workers share a key.
+const SECRET_KEY = randomBytes(32).toString('base64')
+
 /** A fresh Redis and API, with one outgoing server (the sink, CONNECTIONS connections, no limit). */
 async function startOutbound(sink: Sink): Promise<Outbound> {
   const server = await startTestRedis()
@@ -181,6 +185,7 @@ async function startOutbound(sink: Sink): Promise<Outbound> {
     RATE_LIMIT_SEND_PER_MINUTE: '0',
     // The webhook round's receivers listen on loopback.
     WEBHOOK_ALLOW_PRIVATE_URLS: 'true',
+    OUTBOUND_SECRET_KEY: SECRET_KEY,
   })
   await waitFor(
     () =>
@@ -279,7 +284,11 @@ async function webhookReceivers(): Promise<{ urls: string[]; close(): void }> {
  */
 async function endToEndRound(sink: Sink, webhooks = false): Promise<EndToEnd> {
   const outbound = await startOutbound(sink)
-  const workerEnv = { REDIS_URL: outbound.redisUrl, WEBHOOK_ALLOW_PRIVATE_URLS: 'true' }
+  const workerEnv = {
+    REDIS_URL: outbound.redisUrl,
+    WEBHOOK_ALLOW_PRIVATE_URLS: 'true',
+    OUTBOUND_SECRET_KEY: SECRET_KEY,
+  }
   const receivers = webhooks ? await webhookReceivers() : undefined
   for (const url of receivers?.urls ?? [])
     await post(`${outbound.api}/v1/webhooks`, { url, events: ['*'] })

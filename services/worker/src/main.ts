@@ -42,6 +42,8 @@ const STARTUP_REDIS_TIMEOUT_MS = 30_000
 const SHUTDOWN_TIMEOUT_MS = 60_000
 // A connection lease lapses this long after its process stopped renewing it.
 const LEASE_TTL_MS = 30_000
+// How long a process's wish for a connection lease stands (it says so again while it waits).
+const LEASE_WANTED_MS = 500
 
 async function main(): Promise<void> {
   let config
@@ -77,6 +79,8 @@ async function main(): Promise<void> {
         shaping.takeConnectionLease(server.id, member, server.maxConnections, LEASE_TTL_MS),
       renew: (members) => shaping.renewConnectionLeases(server.id, members, LEASE_TTL_MS),
       release: (member) => shaping.releaseConnectionLease(server.id, member),
+      want: () => shaping.wantConnectionLease(server.id, holder, LEASE_WANTED_MS),
+      wantedElsewhere: () => shaping.connectionLeaseWantedByOther(server.id, holder),
     }),
     holder,
   })

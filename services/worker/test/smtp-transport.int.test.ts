@@ -62,6 +62,8 @@ describe('createSmtpTransport', () => {
       release: async (member: string) => {
         held.delete(member)
       },
+      want: async () => {},
+      wantedElsewhere: async () => false,
     }
     const slow = await startSmtpSink({ dataReplyDelayMs: 50 })
     const transports = [1, 2, 3].map((n) =>

@@ -98,12 +98,18 @@ export type ConnectionLeases = {
   take(member: string): Promise<boolean>
   renew(members: readonly string[]): Promise<void>
   release(member: string): Promise<void>
+  /** Says this process waits for a lease every other process holds. */
+  want(): Promise<void>
+  /** Whether another process waits for a lease: then a connection is given up, not reused. */
+  wantedElsewhere(): Promise<boolean>
 }
 
 /** How often held leases are renewed (they lapse after three times as long). */
 const LEASE_RENEW_MS = 10_000
 /** How often a send waiting for a lease held elsewhere asks again. */
 const LEASE_POLL_MS = 25
+/** How often a process holding leases looks whether another one waits for them. */
+const WANTED_CHECK_MS = 50
 
 /** Delivers over SMTP through a pool of up to `maxConnections` reused connections. */
 export function createSmtpTransport(
@@ -116,6 +122,21 @@ export function createSmtpTransport(
   const idleCloseMs = leases === undefined ? IDLE_CLOSE_MS : LEASED_IDLE_CLOSE_MS
   const held = new Set<string>()
   let leaseSequence = 0
+  // Whether another process waits for one of our leases, checked at most every WANTED_CHECK_MS.
+  let wanted = false
+  let wantedCheckedAt = 0
+  function checkWanted(): void {
+    if (leases === undefined || Date.now() - wantedCheckedAt < WANTED_CHECK_MS) return
+    wantedCheckedAt = Date.now()
+    leases.wantedElsewhere().then(
+      (answer) => {
+        wanted = answer
+      },
+      () => {
+        // Unknown: keep the connection; the next check asks again.
+      },
+    )
+  }
   const renewal =
     leases === undefined
       ? undefined
@@ -250,9 +271,13 @@ export function createSmtpTransport(
           throw err
         }
         if (lease === null) {
-          // Every lease is held by other processes: ask again shortly.
+          // Every lease is held by other processes: say so (one of them gives a connection up),
+          // and ask again shortly.
           open -= 1
           wakeOne()
+          leases?.want().catch(() => {
+            // Not said: the others' idle connections still close by themselves.
+          })
           await new Promise((resolve) => setTimeout(resolve, LEASE_POLL_MS))
           if (Date.now() > deadline) await waitForTurn(deadline)
           continue
@@ -274,7 +299,17 @@ export function createSmtpTransport(
   }
 
   function release(pooled: PooledConnection, reusable: boolean): void {
-    if (!reusable || !pooled.usable || closed || pooled.sent >= MAX_MESSAGES_PER_CONNECTION) {
+    checkWanted()
+    // Another process waits for a lease while this one uses them all: give one connection up.
+    const yieldLease = wanted && pooled.lease !== undefined
+    if (yieldLease) wanted = false
+    if (
+      yieldLease ||
+      !reusable ||
+      !pooled.usable ||
+      closed ||
+      pooled.sent >= MAX_MESSAGES_PER_CONNECTION
+    ) {
       discard(pooled)
       return
     }
