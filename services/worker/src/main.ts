@@ -43,7 +43,7 @@ const SHUTDOWN_TIMEOUT_MS = 60_000
 // A connection lease lapses this long after its process stopped renewing it.
 const LEASE_TTL_MS = 30_000
 // How long a process's wish for a connection lease stands (it says so again while it waits).
-const LEASE_WANTED_MS = 500
+const LEASE_WANTED_MS = 100
 
 async function main(): Promise<void> {
   let config

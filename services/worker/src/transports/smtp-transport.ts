@@ -124,6 +124,8 @@ export function createSmtpTransport(
   let leaseSequence = 0
   // Whether another process waits for one of our leases, checked at most every WANTED_CHECK_MS.
   let wanted = false
+  // One connection is given up per check, not all of them.
+  let yielded = false
   let wantedCheckedAt = 0
   function checkWanted(): void {
     if (leases === undefined || Date.now() - wantedCheckedAt < WANTED_CHECK_MS) return
@@ -131,6 +133,7 @@ export function createSmtpTransport(
     leases.wantedElsewhere().then(
       (answer) => {
         wanted = answer
+        yielded = false
       },
       () => {
         // Unknown: keep the connection; the next check asks again.
@@ -260,7 +263,9 @@ export function createSmtpTransport(
         if (pooled.usable) return pooled
         discard(pooled)
       }
-      if (open < settings.maxConnections) {
+      // While another process waits for a lease, this one takes no new one (it would win the
+      // race for the lease it just gave up).
+      if (open < settings.maxConnections && !wanted) {
         open += 1
         let lease: string | null | undefined
         try {
@@ -294,6 +299,12 @@ export function createSmtpTransport(
           throw err
         }
       }
+      if (wanted) {
+        checkWanted()
+        await new Promise((resolve) => setTimeout(resolve, LEASE_POLL_MS))
+        if (Date.now() > deadline) await waitForTurn(deadline)
+        continue
+      }
       await waitForTurn(deadline)
     }
   }
@@ -301,8 +312,8 @@ export function createSmtpTransport(
   function release(pooled: PooledConnection, reusable: boolean): void {
     checkWanted()
     // Another process waits for a lease while this one uses them all: give one connection up.
-    const yieldLease = wanted && pooled.lease !== undefined
-    if (yieldLease) wanted = false
+    const yieldLease = wanted && !yielded && pooled.lease !== undefined
+    if (yieldLease) yielded = true
     if (
       yieldLease ||
       !reusable ||
