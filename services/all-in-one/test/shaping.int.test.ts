@@ -113,14 +113,17 @@ describe('rate limits across worker processes', () => {
       while ((times[i] ?? 0) - (times[j] ?? 0) >= 1000) j++
       maxInSecond = Math.max(maxInSecond, i - j + 1)
     }
-    const span = ((times.at(-1) ?? 0) - (times[0] ?? 0)) / 1000
+    // The rate achieved while the backlog waits: over the first nine tenths of it (the last
+    // messages find no backlog behind them).
+    const waiting = Math.floor(count * 0.9)
+    const span = ((times[waiting - 1] ?? 0) - (times[0] ?? 0)) / 1000
     const perSecond: number[] = []
     for (const t of times) {
       const second = Math.floor((t - (times[0] ?? 0)) / 250)
       perSecond[second] = (perSecond[second] ?? 0) + 1
     }
     process.stdout.write(`per 250 ms: ${perSecond.join(' ')}\n`)
-    const achieved = (count - 1) / span
+    const achieved = (waiting - 1) / span
     process.stdout.write(
       `rate 40/s: max ${maxInSecond} in any second, achieved ${achieved.toFixed(1)}/s (${((100 * achieved) / 40).toFixed(0)} %), other server's mail after ${otherLatency} ms\n`,
     )

@@ -49,12 +49,17 @@ export async function shape(
     if (
       availability.kind === 'probe' &&
       !(await deps.shaping.takeProbe(server.id, token, PROBE_LEASE_MS))
-    )
-      return {
-        kind: 'unavailable',
-        why: `${why}, being probed`,
-        until: new Date(now.getTime() + 5000),
-      }
+    ) {
+      // Another message took the probe, or it already brought the server back (this process's
+      // copy of the state is up to a second old): ask Redis before failing over.
+      const fresh = (await deps.shaping.readServerStates([server.id])).get(server.id)
+      if (fresh !== undefined && fresh.status !== 'ok')
+        return {
+          kind: 'unavailable',
+          why: `${why}, being probed`,
+          until: new Date(now.getTime() + 5000),
+        }
+    }
   }
   const rate = server.rateLimit == null ? null : parseRateLimit(server.rateLimit)
   if (rate === null || server.rateLimit == null) return { kind: 'go' }
@@ -128,10 +133,12 @@ export function wirePacing(
   if (server === null || rate === null || server.rateLimit == null) return undefined
   const epoch = server.rateLimit
   return async () => {
-    const { intervalMs, toleranceMs } = rateParameters(rate)
+    // At the wire a message may catch up one slot, not a whole burst: the gate's clock gives the
+    // burst, so that no second sees more than the rate plus its burst.
+    const { intervalMs } = rateParameters(rate)
     const slot = await deps.shaping.bookRate(
       server.id,
-      { units: Math.max(1, units), intervalMs, toleranceMs, epoch },
+      { units: Math.max(1, units), intervalMs, toleranceMs: intervalMs, epoch },
       'wire',
     )
     const waitMs = Math.min(slot.sendAt - slot.now, MAX_SLOT_SLEEP_MS)

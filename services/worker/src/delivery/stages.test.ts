@@ -260,6 +260,8 @@ describe('shape', () => {
     ({
       takeProbe: async () => probe,
       bookRate: async () => ({ sendAt, now: 0 }),
+      readServerStates: async () =>
+        new Map([['srv_A', { ...okState(now), status: 'down' as const, reason: 'refused' }]]),
     }) as unknown as ServerStateStore
 
   it('lets mail through to a healthy unlimited server without asking Redis', async () => {
