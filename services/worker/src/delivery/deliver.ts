@@ -130,7 +130,7 @@ export async function deliver(
   } catch (err) {
     // Whatever fails after the claim is recorded (a password that does not open, a signing
     // error), never left as `sending`; it is temporary: the configuration can be mended.
-    ended = failedOutcome(err)
+    ended = { ...failedOutcome(err), local: true }
   }
   if (ended.kind === 'revoked') {
     log.info('canceled or taken over before the hand-over; stopping')

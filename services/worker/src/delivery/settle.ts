@@ -45,7 +45,7 @@ export async function settle(
   const now = deps.now()
   // What the attempt told about the server (DOMAIN.md §8): a slow-down throttles it, and then the
   // message waits for the throttle to end without using an attempt.
-  const signal = serverSignal(outcome, ended.command ?? null)
+  const signal = ended.local === true ? null : serverSignal(outcome, ended.command ?? null)
   const server = sending?.server ?? null
   if (server !== null && signal !== null)
     await deps.serverStates.report(server, { kind: signal, reason: hintText(ended) })

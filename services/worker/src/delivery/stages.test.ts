@@ -530,6 +530,35 @@ describe('settle', () => {
     expect(outcomes[0]).toMatchObject({ status: 'deferred', deferredUntil: until })
   })
 
+  it('tells the server states nothing of a failure before the server was reached', async () => {
+    const { store } = fakeStore()
+    const reports: unknown[] = []
+    const states: ServerStates = {
+      ...noStates,
+      report: async (_server, signal) => {
+        reports.push(signal)
+      },
+    }
+    const ended = {
+      kind: 'ended' as const,
+      afterCommit: false,
+      local: true,
+      outcome: {
+        kind: 'failed' as const,
+        cause: 'temporary' as const,
+        code: null,
+        response: 'DKIM signing failed',
+      },
+    }
+    await settle(
+      attempt(),
+      ended,
+      { sending: sendingThrough(server()), gated: null, rendered: null },
+      deps(store, states),
+    )
+    expect(reports).toEqual([])
+  })
+
   it('waits for a throttled server without using an attempt', async () => {
     const { store, outcomes } = fakeStore()
     const until = new Date(now.getTime() + 30_000)

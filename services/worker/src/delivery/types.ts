@@ -66,6 +66,8 @@ export type Ended = {
   afterCommit: boolean
   /** The SMTP command a failed transaction failed at (`CONN`, `RCPT TO` …), when known. */
   command?: string | null
+  /** The attempt failed here, before any talk with the server: it says nothing of its health. */
+  local?: boolean
 }
 
 /** The message as this attempt holds it. */
