@@ -6,6 +6,7 @@ import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import { freePort, startTestRedis, type TestRedis, waitFor } from '@outbound/testing'
+import { postfixUnavailable, type PostfixRelay, startPostfixRelay } from './postfix-relay.js'
 
 // `pnpm bench`: Outbound's built API and worker processes against a private Redis and an SMTP sink
 // in a process of its own, next to the strongest fair baseline — raw pooled nodemailer with the
@@ -234,6 +235,29 @@ async function rawRound(sink: Sink): Promise<number> {
   return rate
 }
 
+/**
+ * The raw sender through a private Postfix relay to the same sink: the clock starts once the
+ * warm-up has left Postfix and stops when the sink holds every measured message (a relay's rate is
+ * what reaches the far side, not what it accepted).
+ */
+async function postfixRound(sink: Sink, relay: PostfixRelay): Promise<number> {
+  await sink.reset()
+  const child = start(
+    RAW_MAIN,
+    [String(relay.port), String(CONNECTIONS), String(MESSAGES), 'pause'],
+    {},
+  )
+  const { warmUp } = await ask<Reply & { warmUp: number }>(child, 'warm')
+  await delivered(sink, warmUp)
+  const done = ask(child, 'done', { type: 'go' })
+  const started = performance.now()
+  await delivered(sink, warmUp + MESSAGES)
+  const rate = MESSAGES / ((performance.now() - started) / 1000)
+  await done
+  await stop(child)
+  return rate
+}
+
 type EndToEnd = {
   rate: number
   commands: number
@@ -431,12 +455,22 @@ async function main(): Promise<void> {
   try {
     const raws: number[] = []
     const e2es: EndToEnd[] = []
-    for (let round = 0; round < ROUNDS; round++) {
-      raws.push(await rawRound(sink))
-      e2es.push(await endToEndRound(sink))
-      process.stderr.write(
-        `round ${round + 1}: raw ${fixed(raws.at(-1) ?? 0)}/s, outbound ${fixed(e2es.at(-1)?.rate ?? 0)}/s\n`,
-      )
+    const postfixes: number[] = []
+    const noPostfix = postfixUnavailable()
+    const relay =
+      noPostfix === null ? startPostfixRelay(await freePort(), sink.port, CONNECTIONS) : null
+    try {
+      for (let round = 0; round < ROUNDS; round++) {
+        raws.push(await rawRound(sink))
+        e2es.push(await endToEndRound(sink))
+        if (relay !== null) postfixes.push(await postfixRound(sink, relay))
+        process.stderr.write(
+          `round ${round + 1}: raw ${fixed(raws.at(-1) ?? 0)}/s, outbound ${fixed(e2es.at(-1)?.rate ?? 0)}/s` +
+            (relay === null ? '\n' : `, postfix relay ${fixed(postfixes.at(-1) ?? 0)}/s\n`),
+        )
+      }
+    } finally {
+      relay?.stop()
     }
     const raw = median(raws)
     const e2e = median(e2es.map((r) => r.rate))
@@ -449,6 +483,17 @@ async function main(): Promise<void> {
       value: `${fixed(e2e)} messages/s`,
     })
     rows.push({ name: 'end to end ÷ raw nodemailer (target ≥ 0.85)', value: fixed(e2e / raw, 2) })
+    if (postfixes.length > 0) {
+      const postfix = median(postfixes)
+      rows.push({
+        name: `raw nodemailer → local Postfix relay (${CONNECTIONS} connections out) → sink`,
+        value: `${fixed(postfix)} messages/s (${fixed(postfix / raw, 2)} of raw)`,
+      })
+      rows.push({
+        name: 'end to end ÷ local Postfix relay (target ≥ 4)',
+        value: fixed(e2e / postfix, 2),
+      })
+    } else rows.push({ name: 'local Postfix relay', value: `not measured: ${noPostfix}` })
     rows.push({
       name: 'Redis commands per delivered message (API + worker, all)',
       value: fixed(median(e2es.map((r) => r.commands)), 1),
@@ -504,7 +549,6 @@ async function main(): Promise<void> {
       value: `${fixed(drained.peakMb)} MB`,
     })
     rows.push({ name: `drain rate of ${DRAIN} queued`, value: `${fixed(drained.rate)} messages/s` })
-    rows.push({ name: 'local Postfix relay', value: 'not measured (see README)' })
   } finally {
     await Promise.all(children.map(stop))
     for (const redis of redisServers) await redis.stop()

@@ -1,9 +1,11 @@
 import nodemailer from 'nodemailer'
 
 // `pnpm bench`'s baseline: raw pooled nodemailer, in a process of its own, warmed up, with the
-// connection count Outbound gets. Arguments: port, connections, messages. Prints nothing; answers
-// over IPC with the rate of the measured run.
-const [port, connections, messages] = process.argv.slice(2).map(Number)
+// connection count Outbound gets. Arguments: port, connections, messages, and `pause` to wait after
+// the warm-up (the Postfix round: the relay's queue must be empty before the clock starts). Prints
+// nothing; answers over IPC with the rate of the measured run.
+const [port, connections, messages] = process.argv.slice(2, 5).map(Number)
+const pause = process.argv[5] === 'pause'
 const WARM_UP = 500
 const IN_FLIGHT = 100
 
@@ -35,6 +37,11 @@ async function send(count: number, offset: number): Promise<void> {
 }
 
 await send(WARM_UP, 0)
+if (pause) {
+  const go = new Promise((resolve) => process.once('message', resolve))
+  process.send?.({ type: 'warm', warmUp: WARM_UP })
+  await go
+}
 const started = performance.now()
 await send(messages ?? 0, WARM_UP)
 const seconds = (performance.now() - started) / 1000
