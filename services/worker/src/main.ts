@@ -75,8 +75,7 @@ async function main(): Promise<void> {
     previousSecretKeys: config.previousSecretKeys,
     // maxConnections holds across every worker process: a lease per open connection.
     leases: (server) => ({
-      take: (member) =>
-        shaping.takeConnectionLease(server.id, member, server.maxConnections, LEASE_TTL_MS),
+      take: (member, max) => shaping.takeConnectionLease(server.id, member, max, LEASE_TTL_MS),
       renew: (members) => shaping.renewConnectionLeases(server.id, members, LEASE_TTL_MS),
       release: (member) => shaping.releaseConnectionLease(server.id, member),
       want: () => shaping.wantConnectionLease(server.id, holder, LEASE_WANTED_MS),

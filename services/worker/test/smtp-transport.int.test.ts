@@ -53,8 +53,8 @@ describe('createSmtpTransport', () => {
   it('holds no more connections than its leases allow, across transports', async () => {
     const held = new Set<string>()
     const leases = {
-      take: async (member: string) => {
-        if (held.size >= 2) return false
+      take: async (member: string, max: number) => {
+        if (held.size >= max) return false
         held.add(member)
         return true
       },
@@ -135,6 +135,40 @@ describe('createSmtpTransport', () => {
       },
     ])
     await transport.close()
+  })
+
+  it('serves an urgent send before the non-urgent ones already waiting for a connection', async () => {
+    const slow = await startSmtpSink({ dataReplyDelayMs: 30 })
+    const transport = createSmtpTransport(smtpSettingsFromUrl(slow.url, 1))
+    const mass = Array.from({ length: 6 }, (_, i) =>
+      transport.send(outgoing(`mass${i}`, ['bob@example.com'])),
+    )
+    const urgent = transport.send({ ...outgoing('urgent', ['bob@example.com']), urgent: true })
+    await Promise.all([...mass, urgent])
+    const order = slow.messages.map((m) => /Subject: (\S+)/.exec(m.raw.toString())?.[1])
+    // The first mass message had the only connection; the urgent one came next, not last.
+    expect(order.indexOf('urgent')).toBe(1)
+    expect(order).toHaveLength(7)
+    await transport.close()
+    await slow.close()
+  })
+
+  it('leaves one of 3 connections to urgent sends, which then need not wait for one', async () => {
+    const slow = await startSmtpSink({ dataReplyDelayMs: 30 })
+    const transport = createSmtpTransport(smtpSettingsFromUrl(slow.url, 3))
+    let massDone = 0
+    const mass = Array.from({ length: 40 }, (_, i) =>
+      transport.send(outgoing(`mass${i}`, ['bob@example.com'])).then(() => (massDone += 1)),
+    )
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(slow.peakConnections()).toBe(2)
+    await transport.send({ ...outgoing('urgent', ['bob@example.com']), urgent: true })
+    // The reserved connection took it at once: most of the mass mail is still to go.
+    expect(massDone).toBeLessThan(30)
+    await Promise.all(mass)
+    expect(slow.peakConnections()).toBe(3)
+    await transport.close()
+    await slow.close()
   })
 
   it('sends many messages over at most maxConnections connections', async () => {

@@ -59,6 +59,8 @@ export async function handOver(
       id: message.id,
       envelope: { from: sending.envelopeFrom, to: gated.pending.map((r) => r.address) },
       raw: rendered.raw,
+      // Transactional mail goes before mass mail queued for the same connections.
+      urgent: message.stream === 'transactional',
       commit: () =>
         deps.store.commitHandoff(message.id, token, deps.now(), {
           ...sendingFields(sending),

@@ -4,6 +4,11 @@ export type OutgoingMessage = {
   envelope: { from: string; to: string[] }
   raw: Buffer
   /**
+   * Served before every non-urgent send waiting for a connection of the same transport
+   * (transactional mail while mass mail fills the pool).
+   */
+  urgent?: boolean
+  /**
    * Called right before the end of DATA is written (the point after which the server may have
    * the message). Resolves false when this attempt lost its claim: the transport must then abort
    * without finishing DATA and throw HandoffRevokedError.

@@ -95,13 +95,22 @@ class ConnectionWaitTimeoutError extends Error {}
  * connection, renewed while it is open, lapsing when its process dies.
  */
 export type ConnectionLeases = {
-  take(member: string): Promise<boolean>
+  /** Takes a lease unless `max` are held (by every process together). */
+  take(member: string, max: number): Promise<boolean>
   renew(members: readonly string[]): Promise<void>
   release(member: string): Promise<void>
   /** Says this process waits for a lease every other process holds. */
   want(): Promise<void>
   /** Whether another process waits for a lease: then a connection is given up, not reused. */
   wantedElsewhere(): Promise<boolean>
+}
+
+/**
+ * Connections of a server that mass mail leaves to transactional mail (when the server allows 3 or
+ * more), across every process: a password reset never waits behind a campaign for a connection.
+ */
+function transactionalReserve(maxConnections: number): number {
+  return maxConnections >= 3 ? 1 : 0
 }
 
 /** How often held leases are renewed (they lapse after three times as long). */
@@ -152,8 +161,10 @@ export function createSmtpTransport(
   const idle: PooledConnection[] = []
   // Sends waiting for a connection. Whatever ends a connection or an attempt to open one
   // (released, discarded, connected, failed) wakes one of them, which then tries again itself:
-  // a wait always ends, with a connection, a failure of its own, or the timeout.
+  // a wait always ends, with a connection, a failure of its own, or the timeout. Urgent sends
+  // (transactional mail) are woken first, and a non-urgent send leaves an idle connection to them.
   const waiting: (() => void)[] = []
+  const waitingUrgent: (() => void)[] = []
   let open = 0
   let closed = false
 
@@ -204,7 +215,7 @@ export function createSmtpTransport(
   }
 
   function wakeOne(): void {
-    waiting.shift()?.()
+    ;(waitingUrgent.shift() ?? waiting.shift())?.()
   }
 
   function dropLease(lease: string | undefined): void {
@@ -225,15 +236,16 @@ export function createSmtpTransport(
   }
 
   /** A lease for one more connection, or null while every lease is held (here or elsewhere). */
-  async function takeLease(): Promise<string | null | undefined> {
+  async function takeLease(max: number): Promise<string | null | undefined> {
     if (leases === undefined) return undefined
     const lease = `${options.holder ?? 'worker'}:${++leaseSequence}`
-    if (!(await leases.take(lease))) return null
+    if (!(await leases.take(lease, max))) return null
     held.add(lease)
     return lease
   }
 
-  async function waitForTurn(deadline: number): Promise<void> {
+  async function waitForTurn(deadline: number, urgent: boolean): Promise<void> {
+    const queue = urgent ? waitingUrgent : waiting
     const remaining = deadline - Date.now()
     if (remaining <= 0) {
       throw new ConnectionWaitTimeoutError(
@@ -246,18 +258,27 @@ export function createSmtpTransport(
         resolve()
       }
       const timer = setTimeout(() => {
-        const index = waiting.indexOf(wake)
-        if (index >= 0) waiting.splice(index, 1)
+        const index = queue.indexOf(wake)
+        if (index >= 0) queue.splice(index, 1)
         resolve()
       }, remaining)
-      waiting.push(wake)
+      queue.push(wake)
     })
   }
 
-  async function acquire(): Promise<PooledConnection> {
+  async function acquire(urgent: boolean): Promise<PooledConnection> {
     const deadline = Date.now() + (options.acquireTimeoutMs ?? ACQUIRE_TIMEOUT_MS)
+    const limit = urgent
+      ? settings.maxConnections
+      : settings.maxConnections - transactionalReserve(settings.maxConnections)
     for (;;) {
       if (closed) throw new Error('the SMTP transport is closed')
+      if (!urgent && waitingUrgent.length > 0) {
+        // An urgent send waits: the connection that comes free is its.
+        wakeOne()
+        await waitForTurn(deadline, false)
+        continue
+      }
       for (let pooled = idle.pop(); pooled !== undefined; pooled = idle.pop()) {
         clearTimeout(pooled.idleTimer)
         if (pooled.usable) return pooled
@@ -265,11 +286,11 @@ export function createSmtpTransport(
       }
       // While another process waits for a lease, this one takes no new one (it would win the
       // race for the lease it just gave up).
-      if (open < settings.maxConnections && !wanted) {
+      if (open < limit && !wanted) {
         open += 1
         let lease: string | null | undefined
         try {
-          lease = await takeLease()
+          lease = await takeLease(limit)
         } catch (err) {
           open -= 1
           wakeOne()
@@ -284,7 +305,7 @@ export function createSmtpTransport(
             // Not said: the others' idle connections still close by themselves.
           })
           await new Promise((resolve) => setTimeout(resolve, LEASE_POLL_MS))
-          if (Date.now() > deadline) await waitForTurn(deadline)
+          if (Date.now() > deadline) await waitForTurn(deadline, urgent)
           continue
         }
         try {
@@ -302,10 +323,10 @@ export function createSmtpTransport(
       if (wanted) {
         checkWanted()
         await new Promise((resolve) => setTimeout(resolve, LEASE_POLL_MS))
-        if (Date.now() > deadline) await waitForTurn(deadline)
+        if (Date.now() > deadline) await waitForTurn(deadline, urgent)
         continue
       }
-      await waitForTurn(deadline)
+      await waitForTurn(deadline, urgent)
     }
   }
 
@@ -337,7 +358,7 @@ export function createSmtpTransport(
   return {
     description: `smtp${settings.security === 'tls' ? 's' : ''}://${settings.host}:${settings.port}`,
     async send(message: OutgoingMessage): Promise<SendResult> {
-      const pooled = await acquire()
+      const pooled = await acquire(message.urgent === true)
       try {
         await message.beforeTransaction?.()
       } catch (err) {
@@ -379,7 +400,7 @@ export function createSmtpTransport(
       clearInterval(renewal)
       for (const pooled of idle.splice(0)) discard(pooled)
       // Each waiter wakes, finds the transport closed and fails its send.
-      for (const wake of waiting.splice(0)) wake()
+      for (const wake of [...waitingUrgent.splice(0), ...waiting.splice(0)]) wake()
     },
   }
 }
