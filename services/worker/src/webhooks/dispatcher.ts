@@ -60,6 +60,7 @@ export function startDispatcher(deps: DispatcherDeps): { stop(): Promise<void> }
       opts: ReturnType<typeof webhookJobOptions>
     }[] = []
     const endpoints = deps.endpoints()
+    const saves: Promise<void>[] = []
     for (const { entryId, event } of entries) {
       if (event === null) {
         deps.log.error({ shard, entryId }, 'unreadable webhook event skipped')
@@ -67,9 +68,11 @@ export function startDispatcher(deps: DispatcherDeps): { stop(): Promise<void> }
       }
       const matching = endpoints.filter((endpoint) => wants(endpoint, event.type))
       if (matching.length === 0) continue
-      await deps.webhooks.saveEvent(event)
+      // Saved together (one pipelined round trip), each before any job that reads it is added.
+      saves.push(deps.webhooks.saveEvent(event))
       for (const endpoint of matching) jobs.push(job(event, endpoint))
     }
+    await Promise.all(saves)
     if (jobs.length > 0) await deps.queue.addBulk(jobs)
     await deps.events.acknowledge(
       shard,
@@ -111,9 +114,14 @@ export function startDispatcher(deps: DispatcherDeps): { stop(): Promise<void> }
           await deps.events.ensureGroups()
           ready = true
         }
+        // Every shard read at once (one pipelined round trip), then dispatched shard by shard.
+        const read = await Promise.all(
+          Array.from({ length: deps.events.shards }, (_, shard) =>
+            deps.events.readNew(shard, deps.consumer, BATCH),
+          ),
+        )
         let busy = false
-        for (let shard = 0; shard < deps.events.shards; shard += 1) {
-          const entries = await deps.events.readNew(shard, deps.consumer, BATCH)
+        for (const [shard, entries] of read.entries()) {
           if (entries.length > 0) {
             await dispatch(shard, entries)
             busy = true
