@@ -14,3 +14,7 @@ export {
   /** Graceful shutdown on SIGTERM/SIGINT and on crashes, bounded by a timeout. */
   handleSignals,
 } from './handle-signals.js'
+export {
+  /** A new `<prefix>_<ULID>` id, from pooled randomness. */
+  newId,
+} from './new-id.js'

@@ -1,5 +1,4 @@
 import { Queue } from 'bullmq'
-import { ulid } from 'ulid'
 import { ConfigError, loadApiConfig, redactConfig } from '@outbound/config'
 import {
   type DeliverJobData,
@@ -8,7 +7,7 @@ import {
   type WebhookJobData,
   WEBHOOKS_QUEUE,
 } from '@outbound/jobs'
-import { createLogger, createRedis, handleSignals, waitForRedis } from '@outbound/runtime'
+import { createLogger, createRedis, handleSignals, newId, waitForRedis } from '@outbound/runtime'
 import {
   createBounceStore,
   createConfigCache,
@@ -74,7 +73,7 @@ async function main(): Promise<void> {
     rateLimitRedis: redis,
     resolveTxt: createTxtResolver(config.dnsServers),
     logger: log,
-    newId: (kind) => `${kind}_${ulid()}`,
+    newId,
   })
   handleSignals(
     log,

@@ -48,8 +48,16 @@ const email = (
   stream,
 })
 
+// BENCH_CPU_PROF=<dir>: every API and worker process writes a V8 CPU profile there when it stops
+// (open it in Chrome's DevTools or speedscope) — where the time goes, under the bench's load.
+const PROFILE_DIR = env['BENCH_CPU_PROF']
+const profiled = (main: string) =>
+  PROFILE_DIR !== undefined && (main === API_MAIN || main === WORKER_MAIN)
+    ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`]
+    : []
+
 function start(main: string, args: string[], childEnv: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, [main, ...args], {
+  const child = spawn(process.execPath, [...profiled(main), main, ...args], {
     env: { PATH: env['PATH'], LOG_LEVEL: 'warn', ...childEnv },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })

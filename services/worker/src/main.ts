@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto'
 import { Queue } from 'bullmq'
-import { ulid } from 'ulid'
 import { ConfigError, loadWorkerConfig, redactConfig } from '@outbound/config'
 import {
   type DeliverJobData,
@@ -10,7 +9,7 @@ import {
   type WebhookJobData,
   WEBHOOKS_QUEUE,
 } from '@outbound/jobs'
-import { createLogger, createRedis, handleSignals, waitForRedis } from '@outbound/runtime'
+import { createLogger, createRedis, handleSignals, newId, waitForRedis } from '@outbound/runtime'
 import {
   createConfigCache,
   createConfigStore,
@@ -114,7 +113,7 @@ async function main(): Promise<void> {
         'server state changed',
       )
       metrics.serverStateChange(server.id, after.status)
-      await eventStream.appendEvent(stateChangedEvent(`evt_${ulid()}`, new Date(), change))
+      await eventStream.appendEvent(stateChangedEvent(newId('evt'), new Date(), change))
     },
     onRefresh: (states) => {
       for (const server of configCache.current().servers)
@@ -150,7 +149,7 @@ async function main(): Promise<void> {
       serverStates,
       shaping,
       now: () => new Date(),
-      newEventId: () => `evt_${ulid()}`,
+      newEventId: () => newId('evt'),
       appendEvent: (event) => eventStream.appendEvent(event),
       log,
     },
