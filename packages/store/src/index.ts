@@ -107,7 +107,7 @@ export {
   createComplaintStore,
 } from './complaint-store.js'
 export {
-  type ComplaintRate,
+  type ComplaintCounts,
   /** Time-bucketed delivery counters (summed over shards on read) and complaint-rate levels. */
   createStatsStore,
   STAT_METRICS,

@@ -279,18 +279,23 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
           : ''
       const webhookEvents = (outcome.webhookEvents ?? []).map((event) => JSON.stringify(event))
       const stats = statsArgs(keys, id, at, outcome.counts ?? {})
-      const result = await runScript(redis, RECORD_OUTCOME, [...outcomeKeys(id), ...stats.keys], [
-        token,
-        eventJson(at, outcome.event.type, outcome.event.detail),
-        ttl,
-        id,
-        due,
-        stats.counts,
-        ...stats.expiries,
-        webhookEvents.length,
-        ...webhookEvents,
-        ...outcomeFields(outcome, at),
-      ])
+      const result = await runScript(
+        redis,
+        RECORD_OUTCOME,
+        [...outcomeKeys(id), ...stats.keys],
+        [
+          token,
+          eventJson(at, outcome.event.type, outcome.event.detail),
+          ttl,
+          id,
+          due,
+          stats.counts,
+          ...stats.expiries,
+          webhookEvents.length,
+          ...webhookEvents,
+          ...outcomeFields(outcome, at),
+        ],
+      )
       return result === 1
     },
 
@@ -301,14 +306,19 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
     async cancelMessage(id: string, at: Date, webhookEvent?: WebhookEvent): Promise<CancelResult> {
       // The script counts the recipients it cancels; only the keys and expiries come from here.
       const stats = statsArgs(keys, id, at, {})
-      const result = await runScript(redis, CANCEL_MESSAGE, [...outcomeKeys(id), ...stats.keys], [
-        eventJson(at, 'canceled', null),
-        at.toISOString(),
-        MESSAGE_RETENTION_SECONDS,
-        id,
-        webhookEvent === undefined ? '' : JSON.stringify(webhookEvent),
-        ...stats.expiries,
-      ])
+      const result = await runScript(
+        redis,
+        CANCEL_MESSAGE,
+        [...outcomeKeys(id), ...stats.keys],
+        [
+          eventJson(at, 'canceled', null),
+          at.toISOString(),
+          MESSAGE_RETENTION_SECONDS,
+          id,
+          webhookEvent === undefined ? '' : JSON.stringify(webhookEvent),
+          ...stats.expiries,
+        ],
+      )
       if (!Array.isArray(result)) throw new Error(`canceling message ${id}: unexpected reply`)
       const [kind, status] = result.map(String)
       if (kind === 'missing') return { kind }

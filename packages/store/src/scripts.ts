@@ -22,7 +22,6 @@ export async function runScript(
   }
 }
 
-
 // Adds a stats count to a shard's hour and day buckets (the caller's last two keys): `counts` is
 // JSON `{"<metric>": n}`, the fields are `<metric>|<stream>|<serverId>`, and both buckets expire
 // 400 days after they end (`hourAt`, `dayAt`: Unix seconds). Two HINCRBY per metric and two

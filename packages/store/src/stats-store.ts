@@ -89,13 +89,11 @@ export type StatsQuery = {
   serverId?: string
 }
 
-/** A server's complaints and delivered recipients over a window, and their ratio. */
-export type ComplaintRate = {
+/** A server's complaints and recipients delivered (sent) over a window. */
+export type ComplaintCounts = {
   serverId: string
   complained: number
   delivered: number
-  /** complained ÷ delivered; 0 when nothing was delivered. */
-  rate: number
 }
 
 function emptyBucket(start: Date): StatsBucket {
@@ -206,9 +204,9 @@ export function createStatsStore(redis: Redis | Cluster, prefix = 'outbound') {
 
     /**
      * Per server, complaints and recipients delivered (sent) in the 24 hourly buckets that end
-     * with the current one (DOMAIN.md §9), and their ratio. Servers with neither are left out.
+     * with the current one (DOMAIN.md §9). Servers with neither are left out.
      */
-    async complaintRates(now: Date): Promise<ComplaintRate[]> {
+    async complaintCounts(now: Date): Promise<ComplaintCounts[]> {
       const current = bucketStart(now, 'hour').getTime()
       const starts = Array.from({ length: 24 }, (_, i) => new Date(current - i * HOUR_MS))
       const byServer = new Map<string, { complained: number; delivered: number }>()
@@ -221,12 +219,7 @@ export function createStatsStore(redis: Redis | Cluster, prefix = 'outbound') {
         byServer.set(serverId, entry)
       }
       return [...byServer.entries()]
-        .map(([serverId, { complained, delivered }]) => ({
-          serverId,
-          complained,
-          delivered,
-          rate: delivered === 0 ? 0 : complained / delivered,
-        }))
+        .map(([serverId, counts]) => ({ serverId, ...counts }))
         .sort((a, b) => a.serverId.localeCompare(b.serverId))
     },
 

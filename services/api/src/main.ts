@@ -11,6 +11,8 @@ import {
 import { createLogger, createRedis, handleSignals, waitForRedis } from '@outbound/runtime'
 import {
   createBounceStore,
+  createComplaintStore,
+  createStatsStore,
   createConfigCache,
   createConfigStore,
   createMessageStore,
@@ -67,6 +69,8 @@ async function main(): Promise<void> {
     quota: createQuotaStore(storeRedis),
     serverStates: createServerStateStore(storeRedis),
     bounces: createBounceStore(storeRedis),
+    complaints: createComplaintStore(storeRedis),
+    stats: createStatsStore(storeRedis),
     queues,
     webhookQueue,
     webhooks: createWebhookStore(storeRedis),
