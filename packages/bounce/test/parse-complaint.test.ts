@@ -73,6 +73,20 @@ describe('parseComplaint on real feedback reports', () => {
         sourceIp: '192.0.2.3',
       },
     ],
+    [
+      'aol-redacted.eml',
+      {
+        feedbackType: 'abuse',
+        // Redacted by AOL: the original's To is a placeholder, not the complainant.
+        recipient: null,
+        messageId: null,
+        originalMessageIdHeader: '<1283450583.6569568232097351@mf12.sendgrid.net>',
+        reportingMta: null,
+        userAgent: 'AOL SComp',
+        arrivalDate: 'Thu,  2 Sep 2010 15:12:11 -0400 (EDT)',
+        sourceIp: '74.63.231.149',
+      },
+    ],
   ])('%s', async (name, expected) => {
     expect(await parseComplaint(fixture(name))).toEqual(expected)
   })
@@ -116,6 +130,7 @@ describe('parseBounce on feedback reports', () => {
     'netease-auth-failure.eml',
     'terra-returnpath.eml',
     'abusix-spamtrap.eml',
+    'aol-redacted.eml',
   ])('%s is not a bounce', async (name) => {
     expect(await parseBounce(fixture(name))).toBeNull()
   })
