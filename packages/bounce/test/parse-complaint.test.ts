@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parseBounce, parseComplaint } from '@outbound/bounce'
@@ -134,4 +134,27 @@ describe('parseBounce on feedback reports', () => {
   ])('%s is not a bounce', async (name) => {
     expect(await parseBounce(fixture(name))).toBeNull()
   })
+})
+
+describe('the feedback report manifest', () => {
+  const dir = join(import.meta.dirname, 'fixtures', 'arf')
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
+    reports: { file: string; licence: string; feedbackType: string; recipient: string | null }[]
+  }
+
+  it('names every report with its licence', () => {
+    const files = readdirSync(dir).filter((name) => name.endsWith('.eml'))
+    expect(manifest.reports.map((r) => r.file).sort()).toEqual(files.sort())
+    for (const report of manifest.reports) expect(report.licence).not.toBe('')
+  })
+
+  it.each(manifest.reports.map((r) => [r.file, r] as const))(
+    '%s reads as the manifest says',
+    async (file, report) => {
+      expect(await parseComplaint(fixture(file))).toMatchObject({
+        feedbackType: report.feedbackType,
+        recipient: report.recipient,
+      })
+    },
+  )
 })
