@@ -122,7 +122,8 @@ export function createComplaintStore(redis: Redis | Cluster, prefix = 'outbound'
         ],
       )
       if (!Array.isArray(reply)) throw new Error('recording a complaint: unexpected reply')
-      const [stored, json]: unknown[] = reply
+      const values: unknown[] = reply
+      const [stored, json] = values
       // A first record that expired while its marker lived: the new one stands in for it.
       const first = typeof json === 'string' ? parseComplaintRecord(json || null) : null
       return { stored: stored === 1, record: first ?? record }

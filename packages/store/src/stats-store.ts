@@ -22,13 +22,13 @@ export type StatCounts = Partial<Record<StatMetric, number>>
 
 export type StatsInterval = 'hour' | 'day'
 /** How long a bucket is kept after it ends (CONTRACT.md: stats are kept 400 days). */
-export const STATS_RETENTION_DAYS = 400
+const STATS_RETENTION_DAYS = 400
 const HOUR_MS = 3_600_000
 const DAY_MS = 24 * HOUR_MS
 const INTERVAL_MS: Record<StatsInterval, number> = { hour: HOUR_MS, day: DAY_MS }
 
 /** The start of the bucket (UTC) that holds `at`. */
-export function bucketStart(at: Date, interval: StatsInterval): Date {
+function bucketStart(at: Date, interval: StatsInterval): Date {
   const ms = INTERVAL_MS[interval]
   return new Date(Math.floor(at.getTime() / ms) * ms)
 }
@@ -56,7 +56,7 @@ export function statsArgs(
 ) {
   const hour = bucketStart(at, 'hour')
   const day = bucketStart(at, 'day')
-  const nonZero = Object.entries(counts).filter(([, n]) => n !== 0 && n !== undefined)
+  const nonZero = Object.entries(counts).filter(([, n]) => n !== 0)
   return {
     keys: [
       keys.statsBucketOf(id, 'hour', bucketName(hour, 'hour')),

@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { STREAMS } from '@outbound/jobs'
 import type { StatsStore } from '@outbound/store'
 import { complaintRates, type ReputationDeps } from '../../check-reputation.js'
 import { AppError } from '../../errors.js'
@@ -50,7 +49,7 @@ const StatsQuery = Type.Object(
     interval: Type.Optional(
       Type.Union([Type.Literal('hour'), Type.Literal('day')], { default: 'day' }),
     ),
-    stream: Type.Optional(Type.Union(STREAMS.map((stream) => Type.Literal(stream)))),
+    stream: Type.Optional(Type.Union([Type.Literal('transactional'), Type.Literal('mass')])),
     serverId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   },
   { additionalProperties: false },
