@@ -249,6 +249,29 @@ describe('POST /v1/bounces/inbound with a feedback report', () => {
 })
 
 describe('GET /v1/complaints and GET /v1/stats', () => {
+  it('are described in the OpenAPI document with their errors and examples', async () => {
+    type Operation = {
+      description?: string
+      responses: Record<string, { content?: Record<string, { example?: unknown }> }>
+    }
+    const spec = (await app.inject({ method: 'GET', url: '/docs/json' })).json<{
+      paths: Record<string, { get?: Operation; post?: Operation }>
+    }>()
+    const stats = spec.paths['/v1/stats']?.get
+    expect(stats?.description).toContain('STATS_RANGE_TOO_LARGE')
+    expect(Object.keys(stats?.responses ?? {})).toEqual(
+      expect.arrayContaining(['200', '400', '401', '403']),
+    )
+    // A single schema example becomes the media type's `example`.
+    expect(stats?.responses['200']?.content?.['application/json']?.example).toMatchObject({
+      interval: 'day',
+    })
+    expect(spec.paths['/v1/complaints']?.get?.responses['200']).toBeDefined()
+    expect(spec.paths['/v1/bounces/inbound']?.post?.description).toContain(
+      'COMPLAINT_WITHOUT_RECIPIENT',
+    )
+  })
+
   it('need the read scope', async () => {
     app = await h.makeApp({
       OUTBOUND_API_KEYS: 'app:send:send-secret-0123456789,ops:read:read-secret-0123456789',
