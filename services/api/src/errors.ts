@@ -77,7 +77,7 @@ export const ERROR_CODES = {
   ],
   STATS_RANGE_TOO_LARGE: [
     400,
-    'GET /v1/stats asks for more than 744 hourly or 400 daily buckets (details.maxBuckets)',
+    'GET /v1/stats spans more than 744 hours (interval=hour) or 400 days (interval=day); details.maxBuckets',
   ],
   SUPPRESSION_NOT_FOUND: [404, 'the address is not on the suppression list'],
   UNKNOWN_ALIAS_DOMAIN: [422, 'aliasDomainId names no alias domain'],

@@ -312,6 +312,13 @@ describe('GET /v1/complaints and GET /v1/stats', () => {
       code: 'STATS_RANGE_TOO_LARGE',
       message: expect.stringContaining('at most 744'),
     })
+    // A full-length range that is not aligned to hours answers its partial first and last hour.
+    const unaligned = await app.inject({
+      method: 'GET',
+      url: '/v1/stats?interval=hour&since=2026-01-01T00:30:00Z&until=2026-02-01T00:30:00Z',
+    })
+    expect(unaligned.statusCode).toBe(200)
+    expect(unaligned.json<{ buckets: unknown[] }>().buckets).toHaveLength(745)
     const reversed = await app.inject({
       method: 'GET',
       url: '/v1/stats?since=2026-03-01T00:00:00Z&until=2026-01-01T00:00:00Z',

@@ -7,7 +7,10 @@ import { errorResponses } from './config-schemas.js'
 
 export type StatsRoutesOptions = ReputationDeps & { stats: StatsStore }
 
-/** The most buckets one answer holds: a month of hours, 400 days (the retention). */
+/**
+ * The longest range, in buckets: a month of hours, 400 days (the retention). An unaligned range
+ * answers one bucket more (its partial first and last).
+ */
 export const MAX_BUCKETS = { hour: 744, day: 400 } as const
 const HOUR_MS = 3_600_000
 const INTERVAL_MS = { hour: HOUR_MS, day: 24 * HOUR_MS } as const
@@ -70,7 +73,7 @@ export const statsRoutes: FastifyPluginAsyncTypebox<StatsRoutesOptions> = async 
           '`stream` and `serverId` filter (a message counts under the server it left through; `accepted` and ' +
           'recipients suppressed at acceptance count under no server unless the request forced `serverId`). ' +
           '`complaintRate24h` is per server over the last 24 hourly buckets, whatever the range. ' +
-          'Errors: 400 STATS_RANGE_TOO_LARGE (more than 744 hourly or 400 daily buckets), ' +
+          'Errors: 400 STATS_RANGE_TOO_LARGE (a range longer than 744 hours with interval=hour, 400 days with interval=day), ' +
           '400 VALIDATION_FAILED (a malformed field, or until not after since).',
         querystring: StatsQuery,
         response: {
@@ -128,12 +131,13 @@ export const statsRoutes: FastifyPluginAsyncTypebox<StatsRoutesOptions> = async 
           : new Date(request.query.since)
       if (until <= since)
         throw new AppError('VALIDATION_FAILED', 'until must be after since', { field: 'until' })
-      const ms = INTERVAL_MS[interval]
-      const buckets = Math.ceil(until.getTime() / ms) - Math.floor(since.getTime() / ms)
+      // Bounded by length, so an unaligned range of the full length (its partial first and last
+      // buckets make one more) is still answered.
+      const buckets = Math.ceil((until.getTime() - since.getTime()) / INTERVAL_MS[interval])
       if (buckets > MAX_BUCKETS[interval])
         throw new AppError(
           'STATS_RANGE_TOO_LARGE',
-          `since to until spans ${buckets} ${interval}ly buckets; at most ${MAX_BUCKETS[interval]} are allowed with interval=${interval}`,
+          `since to until spans ${buckets} ${interval}s; at most ${MAX_BUCKETS[interval]} are allowed with interval=${interval}`,
           { field: 'since', maxBuckets: MAX_BUCKETS[interval] },
         )
       const { stream, serverId } = request.query
