@@ -1,9 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   deleteKeysWithPrefix,
@@ -14,28 +11,7 @@ import {
   type TestRedis,
   waitFor,
 } from '@outbound/testing'
-
-// These tests run the built processes (`pnpm build` first; `pnpm test` does it).
-const repo = resolve(import.meta.dirname, '../../..')
-const API_MAIN = join(repo, 'services/api/dist/main.js')
-const WORKER_MAIN = join(repo, 'services/worker/dist/main.js')
-
-type Running = { child: ChildProcess; output: () => string; exited: Promise<number | null> }
-
-function run(args: string[], env: Record<string, string | undefined>): Running {
-  if (!existsSync(args[0] ?? ''))
-    throw new Error(`${args[0] ?? ''} is missing: run \`pnpm build\` first`)
-  let output = ''
-  const child = spawn(process.execPath, args, {
-    cwd: repo,
-    env: { PATH: process.env['PATH'], ...env },
-    stdio: 'pipe',
-  })
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
-  return { child, output: () => output, exited }
-}
+import { startApi, startService, stopService, WORKER_MAIN } from './helpers/processes.js'
 
 type Bucket = {
   accepted: number
@@ -145,22 +121,18 @@ describe('stats and complaints through the api and worker processes', () => {
   })
 
   it('count what happened — a deferral then success, hard and soft bounces, a suppression, a cancellation, a complaint — and report the complaint', async () => {
-    const port = await freePort()
     const env = {
       REDIS_URL: redis.url,
-      PORT: String(port),
       SMTP_URL: sink.url,
-      LOG_LEVEL: 'warn',
       WEBHOOK_ALLOW_PRIVATE_URLS: 'true',
       // Webhook secrets are stored sealed.
       OUTBOUND_SECRET_KEY: randomBytes(32).toString('base64'),
     }
-    const api = run([API_MAIN], env)
-    const worker = run([WORKER_MAIN, '--pool', 'all'], {
+    const worker = startService(WORKER_MAIN, ['--pool', 'all'], {
       ...env,
       METRICS_PORT: String(await freePort()),
     })
-    const base = `http://127.0.0.1:${port}`
+    const { child: api, base } = await startApi(env)
     const call = async (
       method: string,
       path: string,
@@ -193,16 +165,6 @@ describe('stats and complaints through the api and worker processes', () => {
     const status = async (id: string) =>
       ((await call('GET', `/v1/emails/${id}`)).body as { status: string }).status
     try {
-      await waitFor(
-        async () => {
-          if (api.child.exitCode !== null) throw new Error(`exited early:\n${api.output()}`)
-          return await fetch(`${base}/ready`).then(
-            (r) => r.ok,
-            () => false,
-          )
-        },
-        { timeoutMs: 30_000, what: `${base}/ready` },
-      )
       const { port: hookPort } = receiver.address() as AddressInfo
       expect(
         (
@@ -298,9 +260,7 @@ describe('stats and complaints through the api and worker processes', () => {
           .sort(),
       ).toEqual([0.001, 0.003])
     } finally {
-      worker.child.kill('SIGTERM')
-      api.child.kill('SIGTERM')
-      await Promise.all([worker.exited, api.exited])
+      await Promise.all([stopService(worker), stopService(api)])
     }
   }, 90_000)
 })
