@@ -55,3 +55,11 @@ export {
   serverSignal,
   type ServerSignalKind,
 } from './settle-attempt.js'
+export {
+  /** complaints ÷ delivered over a window; 0 when nothing was delivered. */
+  complaintRate,
+  /** 0, 1 (from 0.1 %) or 2 (from 0.3 %): where a complaint rate stands against the thresholds. */
+  complaintRateLevel,
+  type ComplaintRateLevel,
+  COMPLAINT_RATE_THRESHOLDS,
+} from './complaint-rate.js'

@@ -78,10 +78,14 @@ export async function parseComplaint(raw: Buffer): Promise<ParsedComplaint | nul
     feedbackType: (
       firstField(report, 'feedback-type') ?? (isJmrp ? 'abuse' : 'other')
     ).toLowerCase(),
+    // AOL-style reports redact the recipient (RFC 6590 Redacted-Address) in the original too:
+    // its To then names a placeholder, not the person who complained.
     recipient:
       addressIn(firstField(report, 'original-rcpt-to')) ??
-      addressIn(firstField(original, 'x-hmxmroriginalrecipient')) ??
-      addressIn(firstField(original, 'to')),
+      (report.has('redacted-address')
+        ? null
+        : (addressIn(firstField(original, 'x-hmxmroriginalrecipient')) ??
+          addressIn(firstField(original, 'to')))),
     messageId:
       ourId !== null && OUR_ID.test(ourId)
         ? ourId

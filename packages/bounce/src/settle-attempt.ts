@@ -84,6 +84,8 @@ export type Settlement<R extends SettledRecipient> = {
   bounced: R[]
   /** Recipients whose retries ran out with this attempt: each gets a soft bounce (expired). */
   expired: R[]
+  /** Recipients this attempt deferred (temporarily refused, another attempt to come). */
+  deferred: R[]
   /** The wait before the next attempt when the status is deferred. */
   retryDelayMs: number | null
   /** The server's reply to the message, when it answered one. */
@@ -146,6 +148,7 @@ export function settleAttempt<R extends SettledRecipient>(input: {
         status === 'failed' && (outcome.cause === 'temporary' || outcome.cause === 'expired')
           ? changed
           : [],
+      deferred: status === 'deferred' ? changed : [],
       retryDelayMs: status === 'deferred' ? retryDelayMs : null,
       smtpResponse: null,
       detail: outcome.response,
@@ -157,7 +160,7 @@ export function settleAttempt<R extends SettledRecipient>(input: {
   const acceptedCode = Number(/^\d{3}/.exec(outcome.response)?.[0] ?? 250)
   const bounced: R[] = []
   const expired: R[] = []
-  let deferred = 0
+  const deferred: R[] = []
   const recipients = input.recipients.map((recipient) => {
     if (!isWaiting(recipient)) return recipient
     const key = recipient.address.toLowerCase()
@@ -169,8 +172,9 @@ export function settleAttempt<R extends SettledRecipient>(input: {
         return next
       }
       if (retry) {
-        deferred += 1
-        return withReply(recipient, 'deferred', refusal.code, refusal.response)
+        const next = withReply(recipient, 'deferred', refusal.code, refusal.response)
+        deferred.push(next)
+        return next
       }
       const next = withReply(recipient, 'failed', refusal.code, refusal.response)
       expired.push(next)
@@ -180,7 +184,7 @@ export function settleAttempt<R extends SettledRecipient>(input: {
     return recipient
   })
   const anySent = recipients.some((r) => r.status === 'sent')
-  const temporary = deferred + expired.length
+  const temporary = deferred.length + expired.length
   const status = temporary > 0 ? (retry ? 'deferred' : 'failed') : anySent ? 'sent' : 'bounced'
   const detail =
     temporary > 0
@@ -193,6 +197,7 @@ export function settleAttempt<R extends SettledRecipient>(input: {
     recipients,
     bounced,
     expired,
+    deferred,
     retryDelayMs: status === 'deferred' ? retryDelayMs : null,
     smtpResponse: outcome.response,
     detail,

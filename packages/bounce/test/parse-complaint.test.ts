@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parseBounce, parseComplaint } from '@outbound/bounce'
@@ -73,6 +73,20 @@ describe('parseComplaint on real feedback reports', () => {
         sourceIp: '192.0.2.3',
       },
     ],
+    [
+      'aol-redacted.eml',
+      {
+        feedbackType: 'abuse',
+        // Redacted by AOL: the original's To is a placeholder, not the complainant.
+        recipient: null,
+        messageId: null,
+        originalMessageIdHeader: '<1283450583.6569568232097351@mf12.sendgrid.net>',
+        reportingMta: null,
+        userAgent: 'AOL SComp',
+        arrivalDate: 'Thu,  2 Sep 2010 15:12:11 -0400 (EDT)',
+        sourceIp: '74.63.231.149',
+      },
+    ],
   ])('%s', async (name, expected) => {
     expect(await parseComplaint(fixture(name))).toEqual(expected)
   })
@@ -116,7 +130,31 @@ describe('parseBounce on feedback reports', () => {
     'netease-auth-failure.eml',
     'terra-returnpath.eml',
     'abusix-spamtrap.eml',
+    'aol-redacted.eml',
   ])('%s is not a bounce', async (name) => {
     expect(await parseBounce(fixture(name))).toBeNull()
   })
+})
+
+describe('the feedback report manifest', () => {
+  const dir = join(import.meta.dirname, 'fixtures', 'arf')
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
+    reports: { file: string; licence: string; feedbackType: string; recipient: string | null }[]
+  }
+
+  it('names every report with its licence', () => {
+    const files = readdirSync(dir).filter((name) => name.endsWith('.eml'))
+    expect(manifest.reports.map((r) => r.file).sort()).toEqual(files.sort())
+    for (const report of manifest.reports) expect(report.licence).not.toBe('')
+  })
+
+  it.each(manifest.reports.map((r) => [r.file, r] as const))(
+    '%s reads as the manifest says',
+    async (file, report) => {
+      expect(await parseComplaint(fixture(file))).toMatchObject({
+        feedbackType: report.feedbackType,
+        recipient: report.recipient,
+      })
+    },
+  )
 })

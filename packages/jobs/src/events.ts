@@ -115,3 +115,29 @@ export function quotaWarningEvent(id: string, at: Date, warning: QuotaWarning): 
     },
   }
 }
+
+/**
+ * What a reputation warning reports: a server's complaint rate over the last 24 h reached a
+ * threshold (0.001: Gmail's recommended ceiling, 0.003: its limit).
+ */
+export type ReputationWarning = {
+  serverId: string
+  threshold: number
+  rate: number
+  complained: number
+  delivered: number
+}
+
+/** A `reputation.warning` event (not tied to a message). */
+export function reputationWarningEvent(
+  id: string,
+  at: Date,
+  warning: ReputationWarning,
+): WebhookEvent {
+  return {
+    id,
+    type: 'reputation.warning',
+    timestamp: at.toISOString(),
+    data: { ...warning, window: '24h' },
+  }
+}

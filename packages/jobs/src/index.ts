@@ -27,6 +27,9 @@ export {
   type RecipientFact,
   /** A recipient event (bounced, complained, unsubscribed). */
   recipientEvent,
+  type ReputationWarning,
+  /** A `reputation.warning` event: a server's 24 h complaint rate reached 0.1 % or 0.3 %. */
+  reputationWarningEvent,
   type WebhookEvent,
 } from './events.js'
 export {

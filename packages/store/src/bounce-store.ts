@@ -4,7 +4,8 @@ import { Compile } from 'typebox/compile'
 import { createKeys } from './keys.js'
 import type { WebhookEvent } from '@outbound/jobs'
 import type { Recipient } from './message-record.js'
-import { runScript, script } from './scripts.js'
+import { countingScript, runScript, script } from './scripts.js'
+import { type StatCounts, statsArgs } from './stats-store.js'
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
   Type.Union([schema, Type.Null()])
@@ -29,7 +30,7 @@ export type BounceRecord = Static<typeof BounceRecordSchema>
 export const SuppressionSchema = Type.Object({
   address: Type.String(),
   reason: Type.String(),
-  source: Type.Union([Type.Literal('bounce'), Type.Literal('manual')]),
+  source: Type.Union([Type.Literal('bounce'), Type.Literal('manual'), Type.Literal('complaint')]),
   createdAt: Type.String(),
 })
 export type Suppression = Static<typeof SuppressionSchema>
@@ -75,11 +76,11 @@ end
 return redis.call('ZCARD', KEYS[3])
 `)
 
-// KEYS: message record, events, webhook events. ARGV: updates json, event json, now, then webhook
-// events. A late bounce: the recipients named get their new status; a message that was sent
-// becomes bounced once none of its recipients is delivered any more. The webhook events are
-// appended in the same step.
-const UPDATE_RECIPIENTS = script(`
+// KEYS: message record, events, webhook events, stats hour, stats day. ARGV: updates json, event
+// json, now, counts, hour expiry, day expiry, then webhook events. A late bounce: the recipients
+// named get their new status; a message that was sent becomes bounced once none of its recipients
+// is delivered any more. The webhook events and the stats counts are written in the same step.
+const UPDATE_RECIPIENTS = countingScript(`
 local raw = redis.call('HGET', KEYS[1], 'recipients')
 if not raw then return 0 end
 local recipients = cjson.decode(raw)
@@ -92,7 +93,8 @@ for _, recipient in ipairs(recipients) do
     changed = changed + 1
   end
 end
-for i = 4, #ARGV do redis.call('XADD', KEYS[3], '*', 'e', ARGV[i]) end
+for i = 7, #ARGV do redis.call('XADD', KEYS[3], '*', 'e', ARGV[i]) end
+countStats(KEYS[4], KEYS[5], ARGV[4], ARGV[5], ARGV[6], redis.call('HGET', KEYS[1], 'stream'), redis.call('HGET', KEYS[1], 'serverId'))
 if changed == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'recipients', cjson.encode(recipients), 'updatedAt', ARGV[3])
 if redis.call('HGET', KEYS[1], 'status') == 'sent' then
@@ -192,22 +194,34 @@ export function createBounceStore(redis: Redis | Cluster, prefix = 'outbound') {
         .slice(0, query.limit)
     },
 
-    /** Applies a late bounce to a message's recipients (keyed by lower-cased address). */
+    /**
+     * Applies a late bounce to a message's recipients (keyed by lower-cased address); `counts`
+     * (the bounces it reports) go to the stats in the same step, unless the record is gone.
+     */
     async updateRecipients(
       messageId: string,
       updates: Record<string, Partial<Recipient>>,
       event: { type: string; detail: string },
       at: Date,
       webhookEvents: readonly WebhookEvent[] = [],
+      counts: StatCounts = {},
     ): Promise<number> {
+      const stats = statsArgs(keys, messageId, at, counts)
       const changed = await runScript(
         redis,
         UPDATE_RECIPIENTS,
-        [keys.message(messageId), keys.messageEvents(messageId), keys.eventsOf(messageId)],
+        [
+          keys.message(messageId),
+          keys.messageEvents(messageId),
+          keys.eventsOf(messageId),
+          ...stats.keys,
+        ],
         [
           JSON.stringify(updates),
           JSON.stringify({ at: at.toISOString(), ...event }),
           at.toISOString(),
+          stats.counts,
+          ...stats.expiries,
           ...webhookEvents.map((webhookEvent) => JSON.stringify(webhookEvent)),
         ],
       )

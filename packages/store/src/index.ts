@@ -99,3 +99,22 @@ export {
   type WebhookAttempt,
   type WebhookStore,
 } from './webhook-store.js'
+export {
+  type ComplaintQuery,
+  type ComplaintRecord,
+  type ComplaintStore,
+  /** Complaints from feedback loops: each stored, counted and announced in one step, once. */
+  createComplaintStore,
+} from './complaint-store.js'
+export {
+  type ComplaintCounts,
+  /** Time-bucketed delivery counters (summed over shards on read) and complaint-rate levels. */
+  createStatsStore,
+  STAT_METRICS,
+  type StatCounts,
+  type StatMetric,
+  type StatsBucket,
+  type StatsInterval,
+  type StatsQuery,
+  type StatsStore,
+} from './stats-store.js'

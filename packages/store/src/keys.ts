@@ -37,6 +37,27 @@ export function createKeys(base: string) {
      */
     events: (shard: number) => `${base}:{m${shard}}:events`,
     eventsOf: (id: string) => `${base}:{m${messageShard(id)}}:events`,
+    /**
+     * A shard's counters of one stats bucket (`hour`: `2026-12-01T03`, `day`: `2026-12-01`, UTC),
+     * fields `<metric>|<stream>|<serverId>`: written by the scripts that record the outcomes they
+     * count, so they share the messages' tag; a read sums the shards.
+     */
+    statsBucket: (shard: number, interval: 'hour' | 'day', start: string) =>
+      `${base}:{m${shard}}:stats:${interval}:${start}`,
+    statsBucketOf: (id: string, interval: 'hour' | 'day', start: string) =>
+      `${base}:{m${messageShard(id)}}:stats:${interval}:${start}`,
+    /**
+     * A shard's complaints: records by id, ids by time, and one marker per (original, recipient)
+     * that makes a repeated report a no-op. A complaint lives in its message's shard (or its
+     * recipient's, when the message is unknown) so its webhook event is written in the same step.
+     */
+    complaints: (shard: number) => `${base}:{m${shard}}:complaints`,
+    complaintsByTime: (shard: number) => `${base}:{m${shard}}:complaints:by-time`,
+    complaintSeen: (shardKey: string, identity: string) =>
+      `${base}:{m${messageShard(shardKey)}}:complaints:seen:${createHash('sha256').update(identity).digest('hex')}`,
+    /** The complaint-rate level (0, 1: over 0.1 %, 2: over 0.3 %) a server was last seen at. */
+    reputationLevel: (serverId: string) =>
+      `${base}:{m${messageShard(serverId)}}:reputation:${serverId}`,
     /** The lease that lets one worker process at a time run the sweeper. */
     sweeperLease: () => `${base}:sweeper:lease`,
     // Configuration objects share one hash tag so that a write and its version bump are atomic.

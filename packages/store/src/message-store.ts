@@ -32,6 +32,7 @@ import {
   RESERVE_IDEMPOTENCY_KEY,
   runScript,
 } from './scripts.js'
+import { type StatCounts, statsArgs } from './stats-store.js'
 
 /** How long a message record is kept once its status is final. */
 export const MESSAGE_RETENTION_SECONDS = 30 * 24 * 3600
@@ -82,6 +83,8 @@ export type Outcome = {
   webhookEvents?: readonly WebhookEvent[]
   /** A slot booked on a server's rate clock, which the next attempt uses; cleared otherwise. */
   rateSlot?: RateSlot
+  /** What the stats count for this outcome (recipients), in the same step. */
+  counts?: StatCounts
 }
 
 export type IdempotencyEntry = {
@@ -142,12 +145,24 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
     const fields = Object.entries(serializeNewMessage(message)).flat()
     const detail = message.scheduledAt === null ? null : message.scheduledAt.toISOString()
     const due = (message.scheduledAt ?? message.createdAt).getTime()
-    const created = await runScript(redis, CREATE_MESSAGE, scriptKeys(message.id), [
-      message.id,
-      due,
-      eventJson(message.createdAt, message.status, detail),
-      ...fields,
-    ])
+    // Recipients suppressed at the door are counted with the acceptance.
+    const stats = statsArgs(keys, message.id, message.createdAt, {
+      accepted: 1,
+      suppressed: message.recipients.filter((r) => r.status === 'suppressed').length,
+    })
+    const created = await runScript(
+      redis,
+      CREATE_MESSAGE,
+      [...scriptKeys(message.id), ...stats.keys],
+      [
+        message.id,
+        due,
+        eventJson(message.createdAt, message.status, detail),
+        stats.counts,
+        ...stats.expiries,
+        ...fields,
+      ],
+    )
     return created === 1
   }
 
@@ -263,16 +278,24 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
           ? (outcome.deferredUntil ?? at).getTime().toString()
           : ''
       const webhookEvents = (outcome.webhookEvents ?? []).map((event) => JSON.stringify(event))
-      const result = await runScript(redis, RECORD_OUTCOME, outcomeKeys(id), [
-        token,
-        eventJson(at, outcome.event.type, outcome.event.detail),
-        ttl,
-        id,
-        due,
-        webhookEvents.length,
-        ...webhookEvents,
-        ...outcomeFields(outcome, at),
-      ])
+      const stats = statsArgs(keys, id, at, outcome.counts ?? {})
+      const result = await runScript(
+        redis,
+        RECORD_OUTCOME,
+        [...outcomeKeys(id), ...stats.keys],
+        [
+          token,
+          eventJson(at, outcome.event.type, outcome.event.detail),
+          ttl,
+          id,
+          due,
+          stats.counts,
+          ...stats.expiries,
+          webhookEvents.length,
+          ...webhookEvents,
+          ...outcomeFields(outcome, at),
+        ],
+      )
       return result === 1
     },
 
@@ -281,13 +304,21 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
      * in the same step when it does.
      */
     async cancelMessage(id: string, at: Date, webhookEvent?: WebhookEvent): Promise<CancelResult> {
-      const result = await runScript(redis, CANCEL_MESSAGE, outcomeKeys(id), [
-        eventJson(at, 'canceled', null),
-        at.toISOString(),
-        MESSAGE_RETENTION_SECONDS,
-        id,
-        webhookEvent === undefined ? '' : JSON.stringify(webhookEvent),
-      ])
+      // The script counts the recipients it cancels; only the keys and expiries come from here.
+      const stats = statsArgs(keys, id, at, {})
+      const result = await runScript(
+        redis,
+        CANCEL_MESSAGE,
+        [...outcomeKeys(id), ...stats.keys],
+        [
+          eventJson(at, 'canceled', null),
+          at.toISOString(),
+          MESSAGE_RETENTION_SECONDS,
+          id,
+          webhookEvent === undefined ? '' : JSON.stringify(webhookEvent),
+          ...stats.expiries,
+        ],
+      )
       if (!Array.isArray(result)) throw new Error(`canceling message ${id}: unexpected reply`)
       const [kind, status] = result.map(String)
       if (kind === 'missing') return { kind }

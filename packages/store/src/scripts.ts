@@ -22,14 +22,44 @@ export async function runScript(
   }
 }
 
-// KEYS: record, events, pending. ARGV: id, due (ms), event, then field/value pairs. Writes nothing
-// if the record exists. The pending index gets the message in the same step, so a message whose job
-// never reached the queue (the API died in between) is found by the sweeper.
-export const CREATE_MESSAGE = script(`
+// Adds a stats count to a shard's hour and day buckets (the caller's last two keys): `counts` is
+// JSON `{"<metric>": n}`, the fields are `<metric>|<stream>|<serverId>`, and both buckets expire
+// 400 days after they end (`hourAt`, `dayAt`: Unix seconds). Two HINCRBY per metric and two
+// EXPIREAT per step, inside the script that records what it counts.
+const COUNT_STATS = `
+local function countStats(hourKey, dayKey, counts, hourAt, dayAt, stream, server)
+  if counts == '' then return end
+  local any = false
+  for metric, n in pairs(cjson.decode(counts)) do
+    if n ~= 0 then
+      local field = metric .. '|' .. (stream or '') .. '|' .. (server or '')
+      redis.call('HINCRBY', hourKey, field, n)
+      redis.call('HINCRBY', dayKey, field, n)
+      any = true
+    end
+  end
+  if any then
+    redis.call('EXPIREAT', hourKey, hourAt)
+    redis.call('EXPIREAT', dayKey, dayAt)
+  end
+end
+`
+
+/** A script that counts stats (COUNT_STATS is defined before its body). */
+export function countingScript(lua: string): Script {
+  return script(COUNT_STATS + lua)
+}
+
+// KEYS: record, events, pending, stats hour, stats day. ARGV: id, due (ms), event, counts,
+// hour expiry, day expiry, then field/value pairs. Writes nothing if the record exists. The pending
+// index gets the message in the same step, so a message whose job never reached the queue (the API
+// died in between) is found by the sweeper; its acceptance is counted in the same step too.
+export const CREATE_MESSAGE = countingScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('HSET', KEYS[1], unpack(ARGV, 7))
 redis.call('RPUSH', KEYS[2], ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+countStats(KEYS[4], KEYS[5], ARGV[4], ARGV[5], ARGV[6], redis.call('HGET', KEYS[1], 'stream'), redis.call('HGET', KEYS[1], 'serverId'))
 return 1
 `)
 
@@ -74,17 +104,18 @@ if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
 return 1
 `)
 
-// KEYS: record, events, pending, webhook events. ARGV: token, event, ttl seconds (0: none), id, due
-// (ms; '' when the message no longer waits for an attempt), n, then n webhook events, then
-// field/value pairs. The webhook events are appended in the same step as the outcome they report:
-// no outcome is recorded without its events.
-export const RECORD_OUTCOME = script(`
+// KEYS: record, events, pending, webhook events, stats hour, stats day. ARGV: token, event, ttl
+// seconds (0: none), id, due (ms; '' when the message no longer waits for an attempt), counts,
+// hour expiry, day expiry, n, then n webhook events, then field/value pairs. The webhook events
+// and the stats counts (under the stream and the server the record names once written) are
+// written in the same step as the outcome they report: no outcome is recorded without them.
+export const RECORD_OUTCOME = countingScript(`
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
-local n = tonumber(ARGV[6])
+local n = tonumber(ARGV[9])
 redis.call('HDEL', KEYS[1], 'handoff')
-redis.call('HSET', KEYS[1], unpack(ARGV, 7 + n))
+redis.call('HSET', KEYS[1], unpack(ARGV, 10 + n))
 redis.call('RPUSH', KEYS[2], ARGV[2])
-for i = 7, 6 + n do redis.call('XADD', KEYS[4], '*', 'e', ARGV[i]) end
+for i = 10, 9 + n do redis.call('XADD', KEYS[4], '*', 'e', ARGV[i]) end
 if ARGV[5] == '' then
   redis.call('ZREM', KEYS[3], ARGV[4])
 else
@@ -95,22 +126,26 @@ if ttl > 0 then
   redis.call('EXPIRE', KEYS[1], ttl)
   redis.call('EXPIRE', KEYS[2], ttl)
 end
+countStats(KEYS[5], KEYS[6], ARGV[6], ARGV[7], ARGV[8], redis.call('HGET', KEYS[1], 'stream'), redis.call('HGET', KEYS[1], 'serverId'))
 return 1
 `)
 
-// KEYS: record, events, pending, webhook events. ARGV: event, now, ttl seconds, id, webhook event
-// ('' for none). Only before the point of no return. Recipients still waiting become `canceled`, so
-// the record says none of them was mailed.
-export const CANCEL_MESSAGE = script(`
+// KEYS: record, events, pending, webhook events, stats hour, stats day. ARGV: event, now, ttl
+// seconds, id, webhook event ('' for none), hour expiry, day expiry. Only before the point of no
+// return. Recipients still waiting become `canceled` (and are counted so), so the record says none
+// of them was mailed.
+export const CANCEL_MESSAGE = countingScript(`
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {'missing'} end
 local handoff = redis.call('HGET', KEYS[1], 'handoff')
 if status == 'queued' or status == 'scheduled' or status == 'deferred'
   or (status == 'sending' and handoff == 'connecting') then
   local recipients = cjson.decode(redis.call('HGET', KEYS[1], 'recipients'))
+  local canceled = 0
   for _, recipient in ipairs(recipients) do
     if recipient.status == 'pending' or recipient.status == 'deferred' then
       recipient.status = 'canceled'
+      canceled = canceled + 1
     end
   end
   redis.call('HSET', KEYS[1], 'status', 'canceled', 'updatedAt', ARGV[2], 'recipients', cjson.encode(recipients))
@@ -120,6 +155,7 @@ if status == 'queued' or status == 'scheduled' or status == 'deferred'
   if ARGV[5] ~= '' then redis.call('XADD', KEYS[4], '*', 'e', ARGV[5]) end
   redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
   redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
+  countStats(KEYS[5], KEYS[6], cjson.encode({canceled = canceled}), ARGV[6], ARGV[7], redis.call('HGET', KEYS[1], 'stream'), redis.call('HGET', KEYS[1], 'serverId'))
   return {'canceled', status}
 end
 return {'conflict', status}

@@ -131,4 +131,55 @@ describe('Outbound on Redis Cluster', () => {
     const perNode = ports.map((port) => Number(redisCli(port, 'dbsize').trim()))
     expect(perNode.filter((count) => count > 0).length).toBeGreaterThan(1)
   })
+
+  it('counts stats and records complaints in each message shard, summed across the nodes', async () => {
+    const post = async (path: string, body: string, type = 'application/json') =>
+      await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': type }, body })
+    const later = (await (
+      await post(
+        '/v1/emails',
+        JSON.stringify({
+          from: 'ann@shop.example',
+          to: 'later@example.com',
+          subject: 'later',
+          text: 'x',
+          scheduledAt: new Date(Date.now() + 3_600_000).toISOString(),
+        }),
+      )
+    ).json()) as { id: string }
+    expect((await fetch(`${base}/v1/emails/${later.id}`, { method: 'DELETE' })).status).toBe(200)
+    // A Yahoo-shaped report (headers only) about the message r0@ received.
+    const original = sink.messages.find((m) => m.rcptTo.includes('r0@example.com'))
+    const text = original?.raw.toString('utf8') ?? ''
+    const report = [
+      'Content-Type: multipart/report; report-type=feedback-report; boundary="b"',
+      '',
+      '--b',
+      'Content-Type: message/feedback-report',
+      '',
+      'Feedback-Type: abuse',
+      'Original-Rcpt-To: r0@example.com',
+      '',
+      '--b',
+      'Content-Type: text/rfc822-headers',
+      '',
+      text.slice(0, text.search(/\r?\n\r?\n/)),
+      '',
+      '--b--',
+      '',
+    ].join('\r\n')
+    expect((await post('/v1/bounces/inbound', report, 'message/rfc822')).status).toBe(202)
+    const complaints = (await (await fetch(`${base}/v1/complaints`)).json()) as {
+      recipient: string
+    }[]
+    expect(complaints.map((c) => c.recipient)).toEqual(['r0@example.com'])
+    const stats = (await (await fetch(`${base}/v1/stats?interval=hour`)).json()) as {
+      buckets: { accepted: number; sent: number; canceled: number; complained: number }[]
+    }
+    const total = (field: 'accepted' | 'sent' | 'canceled' | 'complained') =>
+      stats.buckets.reduce((n, b) => n + b[field], 0)
+    expect([total('accepted'), total('sent'), total('canceled'), total('complained')]).toEqual([
+      41, 40, 1, 1,
+    ])
+  })
 })

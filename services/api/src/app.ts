@@ -6,11 +6,13 @@ import type { Cluster, Redis } from 'ioredis'
 import type { WebhookJobData } from '@outbound/jobs'
 import type {
   BounceStore,
+  ComplaintStore,
   ConfigCache,
   ConfigStore,
   MessageStore,
   QuotaStore,
   ServerStateStore,
+  StatsStore,
   WebhookStore,
 } from '@outbound/store'
 import { answerClientError } from './answer-client-error.js'
@@ -19,6 +21,8 @@ import { AppError } from './errors.js'
 import { MAX_BATCH_SIZE } from './routes/v1/email-schemas.js'
 import { bounceRoutes } from './routes/v1/bounces.js'
 import { suppressionRoutes } from './routes/v1/suppressions.js'
+import { complaintRoutes } from './routes/v1/complaints.js'
+import { statsRoutes } from './routes/v1/stats.js'
 import { rateLimits } from './plugins/rate-limit.js'
 import type { Queues } from './accept-email.js'
 import type { ResolveTxt } from './dns-check.js'
@@ -36,7 +40,7 @@ import { serverRoutes } from './routes/v1/servers.js'
 import { settingsRoutes } from './routes/v1/settings.js'
 import { webhookRoutes } from './routes/v1/webhooks.js'
 
-export type IdKind = 'msg' | 'srv' | 'ad' | 'co' | 'evt' | 'wh'
+export type IdKind = 'msg' | 'srv' | 'ad' | 'co' | 'evt' | 'wh' | 'cmp'
 
 /** How long the HTTP server waits on a client, in milliseconds (README, Configuration). */
 export type ServerTimeouts = {
@@ -87,6 +91,10 @@ export type AppDeps = {
   /** Servers' health (ok, throttled, down), shared with the workers. */
   serverStates: ServerStateStore
   bounces: BounceStore
+  /** Complaints from feedback loops. */
+  complaints: ComplaintStore
+  /** The time-bucketed delivery counters. */
+  stats: StatsStore
   queues: Queues
   /** The queue of webhook deliveries (replays are added to it). */
   webhookQueue: Queue<WebhookJobData>
@@ -169,6 +177,7 @@ export async function buildApp(deps: AppDeps) {
   })
   await app.register(healthRoutes, { ping: deps.ping })
   await app.register(metrics, {
+    reputation: { stats: deps.stats, newEventId: () => deps.newId('evt'), now },
     configCache: deps.configCache,
     quota: deps.quota,
     queues: [...Object.values(deps.queues), deps.webhookQueue],
@@ -210,6 +219,15 @@ export async function buildApp(deps: AppDeps) {
     bounces: deps.bounces,
     store: deps.store,
     configCache: deps.configCache,
+    complaints: deps.complaints,
+    stats: deps.stats,
+    newEventId: () => deps.newId('evt'),
+    newComplaintId: () => deps.newId('cmp'),
+    now,
+  })
+  await app.register(complaintRoutes, { complaints: deps.complaints })
+  await app.register(statsRoutes, {
+    stats: deps.stats,
     newEventId: () => deps.newId('evt'),
     now,
   })

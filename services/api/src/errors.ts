@@ -71,6 +71,14 @@ export const ERROR_CODES = {
     422,
     'the message given to POST /v1/bounces/inbound is not a bounce (it is kept for inspection)',
   ],
+  COMPLAINT_WITHOUT_RECIPIENT: [
+    422,
+    'a feedback report names no recipient, and its original is not one of our messages with a single recipient',
+  ],
+  STATS_RANGE_TOO_LARGE: [
+    400,
+    'GET /v1/stats spans more than 744 hours (interval=hour) or 400 days (interval=day); details.maxBuckets',
+  ],
   SUPPRESSION_NOT_FOUND: [404, 'the address is not on the suppression list'],
   UNKNOWN_ALIAS_DOMAIN: [422, 'aliasDomainId names no alias domain'],
   SERVER_INACTIVE: [422, 'serverId names a server that is not active'],

@@ -10,6 +10,8 @@ import {
 import { createLogger, createRedis, handleSignals, newId, waitForRedis } from '@outbound/runtime'
 import {
   createBounceStore,
+  createComplaintStore,
+  createStatsStore,
   createConfigCache,
   createConfigStore,
   createMessageStore,
@@ -66,6 +68,8 @@ async function main(): Promise<void> {
     quota: createQuotaStore(storeRedis),
     serverStates: createServerStateStore(storeRedis),
     bounces: createBounceStore(storeRedis),
+    complaints: createComplaintStore(storeRedis),
+    stats: createStatsStore(storeRedis),
     queues,
     webhookQueue,
     webhooks: createWebhookStore(storeRedis),

@@ -9,6 +9,7 @@ import {
   type MessageStore,
   messageSummary,
   type Recipient,
+  type StatCounts,
 } from '@outbound/store'
 
 export type InboundDeps = {
@@ -41,6 +42,8 @@ export async function recordInboundBounce(
   const records: BounceRecord[] = []
   const updates: Record<string, Partial<Recipient>> = {}
   const webhookEvents: WebhookEvent[] = []
+  // The stats count each bounce reported about a known message, as its event does.
+  const counts: StatCounts = {}
   for (const recipient of parsed.recipients) {
     if (recipient.action !== null && NOT_FAILURES.has(recipient.action)) continue
     const address = normalizeAddressText(recipient.address)
@@ -64,6 +67,8 @@ export async function recordInboundBounce(
     if (decision.suppression !== null) await deps.bounces.addSuppression(decision.suppression)
     records.push(decision.record)
     if (message !== null) {
+      const metric = decision.record.kind === 'hard' ? 'bounced.hard' : 'bounced.soft'
+      counts[metric] = (counts[metric] ?? 0) + 1
       webhookEvents.push(
         recipientEvent(
           deps.newEventId(),
@@ -103,6 +108,7 @@ export async function recordInboundBounce(
       },
       at,
       webhookEvents,
+      counts,
     )
   }
   return records

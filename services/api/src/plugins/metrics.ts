@@ -3,9 +3,12 @@ import fp from 'fastify-plugin'
 import type { Queue } from 'bullmq'
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client'
 import type { ConfigCache, QuotaStore } from '@outbound/store'
+import { checkReputation, type ReputationDeps } from '../check-reputation.js'
 import { quotaReport } from '../quota-report.js'
 
 export type MetricsOptions = {
+  /** The stats counters the complaint rates are read from at each scrape. */
+  reputation: ReputationDeps
   configCache: ConfigCache
   quota: QuotaStore
   queues: readonly Queue[]
@@ -63,11 +66,25 @@ export const metrics = fp(
       registers: [registry],
     })
 
+    const complaintRate = new Gauge({
+      name: 'outbound_complaint_rate_24h',
+      help: 'Complaints ÷ recipients delivered by a server over the last 24 hourly buckets (warn at 0.001, 0.003)',
+      labelNames,
+      registers: [registry],
+    })
+
     app.get(
       '/metrics',
       { schema: { tags: ['operations'], summary: 'Prometheus metrics', hide: false } },
-      async (_request, reply) => {
-        for (const gauge of [limit, used, remaining, ratio, resets]) gauge.reset()
+      async (request, reply) => {
+        for (const gauge of [limit, used, remaining, ratio, resets, complaintRate]) gauge.reset()
+        // The check also re-arms warnings whose rate fell, and warns of a rate that rose because
+        // deliveries left the 24 h window (no complaint arrived to check it).
+        const reputation = await checkReputation(options.reputation)
+        for (const server of reputation.rates)
+          complaintRate.set({ server: server.serverId }, server.rate)
+        for (const warning of reputation.warnings)
+          request.log.warn(warning, 'complaint rate crossed a threshold')
         const now = options.now().getTime()
         for (const queue of options.queues) {
           const counts = await queue.getJobCounts(...QUEUE_STATES)

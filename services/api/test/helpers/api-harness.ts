@@ -16,6 +16,8 @@ import {
   createQuotaStore,
   createServerStateStore,
   createBounceStore,
+  createComplaintStore,
+  createStatsStore,
   createWebhookStore,
 } from '@outbound/store'
 import { deleteKeysWithPrefix, startTestRedis, testPrefix, type TestRedis } from '@outbound/testing'
@@ -107,6 +109,8 @@ export class ApiHarness {
       quota: createQuotaStore(redis, prefix),
       serverStates: createServerStateStore(redis, prefix),
       bounces: createBounceStore(redis, prefix),
+      complaints: createComplaintStore(redis, prefix),
+      stats: createStatsStore(redis, prefix),
       queues: this.queues,
       webhookQueue: this.webhookQueue,
       webhooks: createWebhookStore(redis, prefix),

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import { messageEvent } from '@outbound/jobs'
+import { outcomeCounts } from './counts.js'
 import { isWaiting, type Attempt, type DeliverDeps, type Verdict } from './types.js'
 
 /**
@@ -56,6 +57,7 @@ export async function claim(
           sentAt: claimed.committedAt,
           smtpResponse: null,
           recipients,
+          counts: outcomeCounts(claimed.recipients, recipients),
           event: { type: 'sent', detail: INTERRUPTED },
           webhookEvents: [
             messageEvent(

@@ -3,6 +3,7 @@ import { limitInForce } from '@outbound/quota'
 import { quotaWarningEvent } from '@outbound/jobs'
 import type { Outcome, Recipient } from '@outbound/store'
 import { reserveDailyQuota } from './daily-quota.js'
+import { outcomeCounts } from './counts.js'
 import { outcomeEvents } from './events.js'
 import {
   type Attempt,
@@ -111,6 +112,7 @@ export async function gate(
         recipients,
         event: { type: 'suppressed', detail },
         ...sendingFields(sending),
+        counts: outcomeCounts(message.recipients, recipients),
         webhookEvents: outcomeEvents({
           newId: deps.newEventId,
           at: deps.now(),

@@ -1,5 +1,6 @@
 import { nextRetryDelayMs, serverSignal, settleAttempt } from '@outbound/bounce'
 import type { Outcome, Recipient } from '@outbound/store'
+import { outcomeCounts } from './counts.js'
 import { outcomeEvents } from './events.js'
 import { releaseUnused, sendingFields } from './gate.js'
 import { failureOfRecipient, recordBounces } from './record-bounces.js'
@@ -101,6 +102,8 @@ export async function settle(
     ...(outcome.kind === 'replied' && final ? { sentAt: now } : {}),
     ...(rendered === null ? {} : { dkim: rendered.dkim, warnings: rendered.warnings }),
     ...(sending === null ? {} : sendingFields(sending)),
+    // Against the recipients as claimed: those the gate suppressed are counted here too.
+    counts: outcomeCounts(message.recipients, settled.recipients, settled.deferred.length),
     webhookEvents: outcomeEvents({
       newId: deps.newEventId,
       at: now,

@@ -3,9 +3,11 @@ import { Type } from 'typebox'
 import { normalizeAddressText } from '@outbound/address'
 import { AppError } from '../../errors.js'
 import { type InboundDeps, recordInboundBounce } from '../../record-inbound-bounce.js'
+import { type ComplaintDeps, recordInboundComplaint } from '../../record-inbound-complaint.js'
+import { ComplaintSchema } from './complaints.js'
 import { errorResponses, Nullable } from './config-schemas.js'
 
-export type BounceRoutesOptions = InboundDeps
+export type BounceRoutesOptions = InboundDeps & ComplaintDeps
 
 const MAX_INBOUND_BYTES = 10 * 1024 * 1024
 // What is kept of a message that was not a bounce, for inspection.
@@ -133,12 +135,39 @@ export const bounceRoutes: FastifyPluginAsyncTypebox<BounceRoutesOptions> = asyn
       bodyLimit: MAX_INBOUND_BYTES,
       schema: {
         tags,
-        summary: 'Record a bounce received at the bounce address (a DSN or a mailer-daemon report)',
+        summary:
+          'Record a bounce (a DSN or a mailer-daemon report) or a complaint (an ARF feedback report)',
         description:
-          'The body is the raw message (Content-Type: message/rfc822). One bounce is recorded per failed ' +
-          'recipient, tied to the original message when its X-Outbound-Message-Id or Message-ID is found.',
+          'The body is the raw message (Content-Type: message/rfc822). A bounce records one bounce per failed ' +
+          'recipient, tied to the original message when its X-Outbound-Message-Id or Message-ID is found. ' +
+          'A feedback report (RFC 5965 multipart/report; report-type=feedback-report, with the original as ' +
+          'message/rfc822 or text/rfc822-headers, or a Microsoft JMRP report) records a complaint: the recipient ' +
+          'is suppressed for every mail (reason complaint) and email.complained is emitted; the same report ' +
+          'again (same original, same recipient) answers the first complaint and changes nothing. ' +
+          'Errors: 422 NOT_A_BOUNCE (neither a bounce nor a complaint; kept for inspection), ' +
+          '422 COMPLAINT_WITHOUT_RECIPIENT (a report that names no recipient, about mail that is not ours or ' +
+          'had several recipients), 415 UNSUPPORTED_MEDIA_TYPE, 413 PAYLOAD_TOO_LARGE (over 10 MiB).',
         response: {
-          202: Type.Object({ bounces: Type.Array(BounceSchema) }),
+          202: Type.Object(
+            { bounces: Type.Array(BounceSchema), complaints: Type.Array(ComplaintSchema) },
+            {
+              examples: [
+                {
+                  bounces: [],
+                  complaints: [
+                    {
+                      id: 'cmp_01JDZ8Q6W3V7K2T9M4N5P6R7S8',
+                      messageId: 'msg_01JDZ7X1Y2Z3A4B5C6D7E8F9G0',
+                      recipient: 'reader@yahoo.example',
+                      feedbackType: 'abuse',
+                      serverId: 'srv_01JDZ0000000000000000000',
+                      at: '2026-12-01T09:30:00.000Z',
+                    },
+                  ],
+                },
+              ],
+            },
+          ),
           ...errorResponses(400, 401, 403, 413, 415, 422),
         },
       },
@@ -151,6 +180,19 @@ export const bounceRoutes: FastifyPluginAsyncTypebox<BounceRoutesOptions> = asyn
       }
       const raw = typeof body === 'string' ? Buffer.from(body) : body
       const bounces = await recordInboundBounce(options, raw)
+      // parseBounce refuses feedback reports, so a report is read as a complaint here.
+      const complaint = bounces === null ? await recordInboundComplaint(options, raw) : null
+      if (complaint?.kind === 'no-recipient') {
+        throw new AppError(
+          'COMPLAINT_WITHOUT_RECIPIENT',
+          'the feedback report names no recipient (Original-Rcpt-To or the original To), and its original is not a message of this service with a single recipient',
+        )
+      }
+      if (complaint?.kind === 'recorded') {
+        for (const warning of complaint.warnings)
+          request.log.warn(warning, 'complaint rate crossed a threshold')
+        return reply.status(202).send({ bounces: [], complaints: [complaint.complaint] })
+      }
       if (bounces === null) {
         await options.bounces.keepRejectedInbound(
           raw.subarray(0, KEPT_BYTES).toString('utf8'),
@@ -161,7 +203,7 @@ export const bounceRoutes: FastifyPluginAsyncTypebox<BounceRoutesOptions> = asyn
           'this message is neither a delivery status notification nor a mailer-daemon report',
         )
       }
-      return reply.status(202).send({ bounces })
+      return reply.status(202).send({ bounces, complaints: [] })
     },
   )
 }

@@ -10,7 +10,7 @@ export type SuppressionRoutesOptions = { bounces: BounceStore; now: () => Date }
 const SuppressionSchema = Type.Object({
   address: Type.String(),
   reason: Type.String(),
-  source: Type.Union([Type.Literal('bounce'), Type.Literal('manual')]),
+  source: Type.Union([Type.Literal('bounce'), Type.Literal('manual'), Type.Literal('complaint')]),
   createdAt: Type.String(),
 })
 
