@@ -37,6 +37,11 @@ export function createKeys(base: string) {
      */
     events: (shard: number) => `${base}:{m${shard}}:events`,
     eventsOf: (id: string) => `${base}:{m${messageShard(id)}}:events`,
+    /**
+     * Which of a message's recipients unsubscribed from which list (`index\nlist`): one event per
+     * recipient and list, however many times the link is used.
+     */
+    unsubscribedOf: (id: string) => `${base}:{m${messageShard(id)}}:msg:${id}:unsubscribed`,
     /** The lease that lets one worker process at a time run the sweeper. */
     sweeperLease: () => `${base}:sweeper:lease`,
     // Configuration objects share one hash tag so that a write and its version bump are atomic.

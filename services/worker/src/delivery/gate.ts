@@ -63,8 +63,12 @@ export async function gate(
 ): Promise<{ kind: 'gated'; gated: Gated } | Verdict | Ended> {
   const waiting = message.recipients.filter(isWaiting)
   const { settings } = deps.routing().snapshot
-  const [suppressed, quota] = await Promise.all([
-    deps.bounces.suppressedAmong(waiting.map((r) => normalizeAddressText(r.address))),
+  // Mass mail of a list is stopped by that list's unsubscribes too (DOMAIN.md §9).
+  const list = message.stream === 'mass' ? (message.request.list ?? null) : null
+  const [matches, quota] = await Promise.all([
+    deps.bounces.matchSuppressions(
+      waiting.map((r) => ({ address: normalizeAddressText(r.address), list })),
+    ),
     reserveDailyQuota(deps.quota, deps.quotaWindow, {
       serverId: sending.serverId,
       // A warm-up schedule's limit for today, else the server's daily limit (DOMAIN.md §8).
@@ -81,17 +85,22 @@ export async function gate(
       waitingMember: `${message.stream}:${message.id}`,
     }),
   ])
-  const recipients: Recipient[] = message.recipients.map((r) =>
-    isWaiting(r) && suppressed.has(normalizeAddressText(r.address))
-      ? {
+  const suppressed = new Map(waiting.map((r, i) => [r, matches[i] ?? null]))
+  const recipients: Recipient[] = message.recipients.map((r) => {
+    const entry = suppressed.get(r) ?? null
+    return entry === null
+      ? r
+      : {
           ...r,
           status: 'suppressed',
           smtpCode: null,
           enhancedCode: null,
-          diagnostic: 'on the suppression list',
+          diagnostic:
+            (entry.list ?? null) === null
+              ? 'on the suppression list'
+              : `unsubscribed from the list ${entry.list}`,
         }
-      : r,
-  )
+  })
   const pending = recipients.filter(isWaiting)
   const serverName = sending.server?.name ?? 'the built-in default server'
   const giveBack = async (units: number) => {
@@ -101,7 +110,11 @@ export async function gate(
 
   if (pending.length === 0) {
     await giveBack(waiting.length)
-    const detail = 'every recipient is on the suppression list'
+    const unsubscribed = [...suppressed.values()].find((entry) => (entry?.list ?? null) !== null)
+    const detail =
+      unsubscribed?.list === undefined || unsubscribed.list === null
+        ? 'every recipient is on the suppression list'
+        : `unsubscribed: the recipient left the list ${unsubscribed.list}`
     await deps.store.recordOutcome(
       message.id,
       token,
