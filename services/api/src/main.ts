@@ -11,6 +11,7 @@ import {
 import { createLogger, createRedis, handleSignals, waitForRedis } from '@outbound/runtime'
 import {
   createBounceStore,
+  createUnsubscribeStore,
   createConfigCache,
   createConfigStore,
   createMessageStore,
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
     quota: createQuotaStore(storeRedis),
     serverStates: createServerStateStore(storeRedis),
     bounces: createBounceStore(storeRedis),
+    unsubscribes: createUnsubscribeStore(storeRedis),
     queues,
     webhookQueue,
     webhooks: createWebhookStore(storeRedis),

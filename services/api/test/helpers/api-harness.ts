@@ -16,6 +16,7 @@ import {
   createQuotaStore,
   createServerStateStore,
   createBounceStore,
+  createUnsubscribeStore,
   createWebhookStore,
 } from '@outbound/store'
 import { deleteKeysWithPrefix, startTestRedis, testPrefix, type TestRedis } from '@outbound/testing'
@@ -107,6 +108,7 @@ export class ApiHarness {
       quota: createQuotaStore(redis, prefix),
       serverStates: createServerStateStore(redis, prefix),
       bounces: createBounceStore(redis, prefix),
+      unsubscribes: createUnsubscribeStore(redis, prefix),
       queues: this.queues,
       webhookQueue: this.webhookQueue,
       webhooks: createWebhookStore(redis, prefix),

@@ -178,11 +178,13 @@ export const suppressionRoutes: FastifyPluginAsyncTypebox<SuppressionRoutesOptio
           })(),
         )
         const csv = rows.pipe(stringify({ header: true, columns: [...CSV_COLUMNS] }))
-        return reply
-          .type('text/csv; charset=utf-8')
-          .header('content-disposition', 'attachment; filename="suppressions.csv"')
-          // Fastify streams a stream as is; the route's types know only the schema's body types.
-          .send(csv as unknown as string)
+        return (
+          reply
+            .type('text/csv; charset=utf-8')
+            .header('content-disposition', 'attachment; filename="suppressions.csv"')
+            // Fastify streams a stream as is; the route's types know only the schema's body types.
+            .send(csv as unknown as string)
+        )
       }
       const page = await options.bounces.listSuppressions(
         request.query.limit ?? 1000,
