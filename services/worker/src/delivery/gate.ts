@@ -14,6 +14,9 @@ import {
   type Verdict,
 } from './types.js'
 
+/** A recipient's diagnostic when a list unsubscribe stops it (the API writes the same words). */
+const unsubscribedFrom = (list: string) => `unsubscribed from the list ${list}`
+
 /** The record fields that say how a message is (to be) sent. */
 export function sendingFields(sending: Sending) {
   return {
@@ -98,7 +101,7 @@ export async function gate(
           diagnostic:
             (entry.list ?? null) === null
               ? 'on the suppression list'
-              : `unsubscribed from the list ${entry.list}`,
+              : unsubscribedFrom(entry.list ?? ''),
         }
   })
   const pending = recipients.filter(isWaiting)
@@ -110,11 +113,14 @@ export async function gate(
 
   if (pending.length === 0) {
     await giveBack(waiting.length)
-    const unsubscribed = [...suppressed.values()].find((entry) => (entry?.list ?? null) !== null)
-    const detail =
-      unsubscribed?.list === undefined || unsubscribed.list === null
-        ? 'every recipient is on the suppression list'
-        : `unsubscribed: the recipient left the list ${unsubscribed.list}`
+    // Suppressed here or at the door (the API marks recipients it already knows are suppressed).
+    const unsubscribed =
+      list !== null &&
+      recipients.some((r) => r.diagnostic === unsubscribedFrom(list)) &&
+      recipients.every((r) => r.status !== 'suppressed' || r.diagnostic === unsubscribedFrom(list))
+    const detail = unsubscribed
+      ? `unsubscribed: every recipient left the list ${list}`
+      : 'every recipient is on the suppression list'
     await deps.store.recordOutcome(
       message.id,
       token,
