@@ -130,7 +130,9 @@ function readPublicUrl(reader: EnvReader): string | undefined {
   if (value === undefined) return undefined
   const url = new URL(value)
   if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
-    reader.problem('PUBLIC_URL must have no query, fragment or credentials (e.g. https://mail.example.com)')
+    reader.problem(
+      'PUBLIC_URL must have no query, fragment or credentials (e.g. https://mail.example.com)',
+    )
     return undefined
   }
   return url.href.replace(/\/+$/, '')
