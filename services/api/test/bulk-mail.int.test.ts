@@ -215,6 +215,12 @@ describe('one-click unsubscribe', () => {
     }
     expect(statuses.slice(0, 30).every((status) => status === 200)).toBe(true)
     expect(statuses.slice(30)).toEqual([429, 429])
+    const limited = await app.inject({ method: 'GET', url: `/unsubscribe/${token}` })
+    expect(limited.json()).toMatchObject({
+      code: 'RATE_LIMITED',
+      message: expect.stringContaining('from this address'),
+    })
+    expect(limited.headers['retry-after']).toBeDefined()
   })
 
   it('stops the next mail of that list only: another list and transactional mail still go', async () => {
