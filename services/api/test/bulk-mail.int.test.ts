@@ -365,6 +365,22 @@ describe('suppressions with lists and domains', () => {
   })
 })
 
+describe('the OpenAPI document', () => {
+  it('describes the unsubscribe pages, the import and the list field', async () => {
+    const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json<{
+      paths: Record<string, Record<string, { responses: Record<string, unknown> }>>
+    }>()
+    expect(Object.keys(doc.paths['/unsubscribe/{token}'] ?? {}).sort()).toEqual(['get', 'post'])
+    expect(Object.keys(doc.paths['/unsubscribe/{token}']?.['post']?.responses ?? {})).toEqual(
+      expect.arrayContaining(['200', '404', '429']),
+    )
+    expect(Object.keys(doc.paths['/v1/suppressions/import']?.['post']?.responses ?? {})).toEqual(
+      expect.arrayContaining(['200', '400', '413', '415']),
+    )
+    expect(JSON.stringify(doc.paths['/v1/emails'])).toContain('"list"')
+  })
+})
+
 describe('/ready', () => {
   it('says when PUBLIC_URL or OUTBOUND_SECRET_KEY is missing, and stays ready', async () => {
     expect((await app.inject({ method: 'GET', url: '/ready' })).json()).toEqual({ status: 'ready' })

@@ -5,6 +5,7 @@ import { recipientEvent } from '@outbound/jobs'
 import { openUnsubscribeToken } from '@outbound/secrets'
 import { type MessageStore, messageSummary, type UnsubscribeStore } from '@outbound/store'
 import { confirmPage, donePage, notFoundPage } from './unsubscribe-pages.js'
+import { ErrorSchema } from './v1/email-schemas.js'
 
 export type UnsubscribeRoutesOptions = {
   /** Keys that open tokens: the current one first, then those being rotated out; empty: none. */
@@ -72,7 +73,7 @@ export const unsubscribeRoutes: FastifyPluginAsyncTypebox<UnsubscribeRoutesOptio
           'The one-click unsubscribe page (no key): one button that POSTs; never unsubscribes',
         params: TokenParams,
         produces: ['text/html'],
-        response: { 200: Html, 404: Html },
+        response: { 200: Html, 404: Html, 429: ErrorSchema },
       },
     },
     async (request, reply) => {
@@ -99,7 +100,7 @@ export const unsubscribeRoutes: FastifyPluginAsyncTypebox<UnsubscribeRoutesOptio
         params: TokenParams,
         consumes: ['application/x-www-form-urlencoded', 'multipart/form-data'],
         produces: ['text/html'],
-        response: { 200: Html, 404: Html },
+        response: { 200: Html, 404: Html, 429: ErrorSchema },
       },
     },
     async (request, reply) => {
