@@ -106,6 +106,21 @@ describe('loadWorkerConfig', () => {
     expect(found[0]).toMatch(/SMTP_URL must use one of the schemes smtp, smtps/)
     expect(found.join('')).not.toContain('hunter2')
   })
+
+  it('reads PUBLIC_URL without its trailing slash and refuses other schemes, queries and credentials', () => {
+    expect(loadWorkerConfig(redis).publicUrl).toBeUndefined()
+    expect(loadWorkerConfig({ ...redis, PUBLIC_URL: 'https://mail.example.com/' }).publicUrl).toBe(
+      'https://mail.example.com',
+    )
+    expect(loadApiConfig({ ...redis, PUBLIC_URL: 'http://example.com/outbound/' }).publicUrl).toBe(
+      'http://example.com/outbound',
+    )
+    for (const bad of ['ftp://x.example', 'https://x.example/?a=1', 'https://u:p@x.example', 'x']) {
+      expect(problems(() => loadApiConfig({ ...redis, PUBLIC_URL: bad }))).toEqual([
+        expect.stringContaining('PUBLIC_URL'),
+      ])
+    }
+  })
 })
 
 describe('redactConfig', () => {

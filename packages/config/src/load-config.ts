@@ -39,6 +39,8 @@ export type ApiConfig = Readonly<{
   dnsServers: readonly string[]
   /** WEBHOOK_ALLOW_PRIVATE_URLS: webhook URLs may reach loopback, private and link-local hosts. */
   allowPrivateWebhookUrls: boolean
+  /** PUBLIC_URL without a trailing slash: where recipients reach `/unsubscribe/…`; unset: none. */
+  publicUrl: string | undefined
 }>
 
 export type WorkerConfig = Readonly<{
@@ -64,6 +66,8 @@ export type WorkerConfig = Readonly<{
    * undefined: the contract's (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h).
    */
   webhookRetrySchedule: readonly number[] | undefined
+  /** PUBLIC_URL without a trailing slash: the base of generated List-Unsubscribe URLs. */
+  publicUrl: string | undefined
 }>
 
 const MIB = 1024 * 1024
@@ -115,6 +119,23 @@ function readPreviousSecretKeys(reader: EnvReader): Buffer[] {
     .list('OUTBOUND_SECRET_KEY_PREVIOUS')
     .map((value) => decodeKey(reader, 'OUTBOUND_SECRET_KEY_PREVIOUS', value))
     .filter((key): key is Buffer => key !== undefined)
+}
+
+/**
+ * PUBLIC_URL: an http(s) URL with no query or fragment (a path is kept, for a proxy that serves
+ * the API under one), returned without its trailing slash so `/unsubscribe/…` can be appended.
+ */
+function readPublicUrl(reader: EnvReader): string | undefined {
+  const value = reader.url('PUBLIC_URL', ['https', 'http'])
+  if (value === undefined) return undefined
+  const url = new URL(value)
+  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+    reader.problem(
+      'PUBLIC_URL must have no query, fragment or credentials (e.g. https://mail.example.com)',
+    )
+    return undefined
+  }
+  return url.href.replace(/\/+$/, '')
 }
 
 function readApiKeys(reader: EnvReader): ApiKey[] {
@@ -180,6 +201,7 @@ export function loadApiConfig(env: Env): ApiConfig {
     rateLimitSendPerMinute: reader.int('RATE_LIMIT_SEND_PER_MINUTE', 6000, 0, 10_000_000),
     dnsServers: reader.list('DNS_SERVERS'),
     allowPrivateWebhookUrls: reader.bool('WEBHOOK_ALLOW_PRIVATE_URLS', false),
+    publicUrl: readPublicUrl(reader),
   }
   reader.finish()
   return Object.freeze(config)
@@ -224,6 +246,7 @@ export function loadWorkerConfig(env: Env, argv: readonly string[] = []): Worker
     allowPrivateWebhookUrls: reader.bool('WEBHOOK_ALLOW_PRIVATE_URLS', false),
     webhookConcurrency: reader.int('WORKER_CONCURRENCY_WEBHOOKS', 10, 1, 1000),
     webhookRetrySchedule: readRetrySchedule(reader),
+    publicUrl: readPublicUrl(reader),
   }
   reader.finish()
   return Object.freeze(config)

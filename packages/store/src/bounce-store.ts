@@ -28,12 +28,50 @@ export const BounceRecordSchema = Type.Object({
 export type BounceRecord = Static<typeof BounceRecordSchema>
 
 export const SuppressionSchema = Type.Object({
+  /** The address in comparison form, or `*@domain` for a whole domain. */
   address: Type.String(),
   reason: Type.String(),
-  source: Type.Union([Type.Literal('bounce'), Type.Literal('manual'), Type.Literal('complaint')]),
+  source: Type.Union([
+    Type.Literal('bounce'),
+    Type.Literal('manual'),
+    Type.Literal('complaint'),
+    Type.Literal('unsubscribe'),
+    Type.Literal('import'),
+  ]),
   createdAt: Type.String(),
+  /** The list it stops (mass mail of that list only); null or absent: every mail. */
+  list: Type.Optional(Nullable(Type.String())),
 })
 export type Suppression = Static<typeof SuppressionSchema>
+
+/**
+ * The suppression hash's field of an entry: the address (or `*@domain`) for every mail, and the
+ * address, a line feed and the list for one list. No address holds a bare line feed, so the two
+ * forms never meet; entries written before lists existed keep their field.
+ */
+function suppressionField(address: string, list: string | null): string {
+  return list === null ? address : `${address}\n${list}`
+}
+
+/** The `*@domain` entry that covers an address (comparison form). */
+function domainEntry(address: string): string | null {
+  const at = address.lastIndexOf('@')
+  return at < 0 ? null : `*@${address.slice(at + 1)}`
+}
+
+/** The fields that suppress one recipient of a message of `list` (null: not list mail). */
+function fieldsFor(address: string, list: string | null): string[] {
+  const domain = domainEntry(address)
+  const scopes = list === null ? [null] : [null, list]
+  return scopes.flatMap((scope) => [
+    suppressionField(address, scope),
+    ...(domain === null ? [] : [suppressionField(domain, scope)]),
+  ])
+}
+
+function withList(suppression: Suppression): Suppression & { list: string | null } {
+  return { ...suppression, list: suppression.list ?? null }
+}
 
 const bounceValidator = Compile(BounceRecordSchema)
 const suppressionValidator = Compile(SuppressionSchema)
@@ -108,11 +146,26 @@ redis.call('RPUSH', KEYS[2], ARGV[2])
 return changed
 `)
 
-// KEYS: suppressions, by-time. ARGV: address, json, score (ms). Adds only a new address.
+// KEYS: suppressions, by-time. ARGV: field, json, score (ms). Adds only a new entry.
 const ADD_SUPPRESSION = script(`
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 return 1
+`)
+
+// KEYS: suppressions, by-time. ARGV: triples of field, json, score (ms). ADD_SUPPRESSION for many
+// entries in one step; answers 1 (added) or 0 (there already) for each.
+const ADD_SUPPRESSIONS = script(`
+local added = {}
+for i = 1, #ARGV, 3 do
+  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) == 1 then
+    redis.call('ZADD', KEYS[2], ARGV[i + 2], ARGV[i])
+    added[#added + 1] = 1
+  else
+    added[#added + 1] = 0
+  end
+end
+return added
 `)
 
 export type BounceQuery = {
@@ -133,6 +186,28 @@ export function createBounceStore(redis: Redis | Cluster, prefix = 'outbound') {
     return values
       .map((raw) => parseOr(raw, bounceValidator))
       .filter((r): r is BounceRecord => r !== null)
+  }
+
+  /**
+   * The entry that stops each recipient, or null: for every mail (its address or its domain),
+   * or, for a recipient of list mail (`list` not null), for that list. One HMGET for all of
+   * them, whatever their number. Addresses in comparison form.
+   */
+  async function matchSuppressions(
+    queries: readonly { address: string; list: string | null }[],
+  ): Promise<(Suppression | null)[]> {
+    const perQuery = queries.map((query) => fieldsFor(query.address, query.list))
+    const fields = [...new Set(perQuery.flat())]
+    if (fields.length === 0) return []
+    const values = await redis.hmget(keys.suppressions(), ...fields)
+    const byField = new Map(fields.map((field, i) => [field, values[i] ?? null]))
+    return perQuery.map((candidates) => {
+      for (const field of candidates) {
+        const found = parseOr(byField.get(field) ?? null, suppressionValidator)
+        if (found !== null) return withList(found)
+      }
+      return null
+    })
   }
 
   return {
@@ -228,45 +303,90 @@ export function createBounceStore(redis: Redis | Cluster, prefix = 'outbound') {
       return Number(changed)
     },
 
-    /** Puts an address on the suppression list; an existing entry keeps its first reason. */
+    /**
+     * Puts an address (or `*@domain`) on the suppression list, for every mail or for one list; an
+     * existing entry keeps its first reason.
+     */
     async addSuppression(suppression: Suppression): Promise<boolean> {
+      const field = suppressionField(suppression.address, suppression.list ?? null)
       const added = await runScript(
         redis,
         ADD_SUPPRESSION,
         [keys.suppressions(), keys.suppressionsByTime()],
-        [suppression.address, JSON.stringify(suppression), Date.parse(suppression.createdAt)],
+        [field, JSON.stringify(withList(suppression)), Date.parse(suppression.createdAt)],
       )
       return added === 1
     },
 
-    async removeSuppression(address: string): Promise<boolean> {
+    /** addSuppression for many entries in one step: whether each was added (false: there already). */
+    async addSuppressions(suppressions: readonly Suppression[]): Promise<boolean[]> {
+      if (suppressions.length === 0) return []
+      const added = await runScript(
+        redis,
+        ADD_SUPPRESSIONS,
+        [keys.suppressions(), keys.suppressionsByTime()],
+        suppressions.flatMap((suppression) => [
+          suppressionField(suppression.address, suppression.list ?? null),
+          JSON.stringify(withList(suppression)),
+          Date.parse(suppression.createdAt),
+        ]),
+      )
+      return Array.isArray(added) ? added.map((value) => value === 1) : []
+    },
+
+    async removeSuppression(address: string, list: string | null = null): Promise<boolean> {
+      const field = suppressionField(address, list)
       const results = await redis
         .multi()
-        .hdel(keys.suppressions(), address)
-        .zrem(keys.suppressionsByTime(), address)
+        .hdel(keys.suppressions(), field)
+        .zrem(keys.suppressionsByTime(), field)
         .exec()
       // The first reply (HDEL) says whether the address was on the list.
       return results?.[0]?.[1] === 1
     },
 
-    async getSuppression(address: string): Promise<Suppression | null> {
-      return parseOr(await redis.hget(keys.suppressions(), address), suppressionValidator)
+    async getSuppression(address: string, list: string | null = null): Promise<Suppression | null> {
+      const found = parseOr(
+        await redis.hget(keys.suppressions(), suppressionField(address, list)),
+        suppressionValidator,
+      )
+      return found === null ? null : withList(found)
     },
 
     /** Suppressions, newest first: `limit` of them after skipping `offset`. */
     async listSuppressions(limit: number, offset = 0): Promise<Suppression[]> {
-      const addresses = await redis.zrevrange(keys.suppressionsByTime(), offset, offset + limit - 1)
-      if (addresses.length === 0) return []
-      return (await redis.hmget(keys.suppressions(), ...addresses))
+      const fields = await redis.zrevrange(keys.suppressionsByTime(), offset, offset + limit - 1)
+      if (fields.length === 0) return []
+      return (await redis.hmget(keys.suppressions(), ...fields))
         .map((raw) => parseOr(raw, suppressionValidator))
         .filter((s): s is Suppression => s !== null)
+        .map(withList)
     },
 
-    /** Which of these (comparison-form) addresses are suppressed. */
+    /**
+     * Every suppression, a page at a time (HSCAN: an entry present from start to end is seen at
+     * least once, whatever is added meanwhile; no order).
+     */
+    async *scanSuppressions(pageSize = 1000): AsyncGenerator<Suppression[]> {
+      let cursor = '0'
+      do {
+        const [next, flat] = await redis.hscan(keys.suppressions(), cursor, 'COUNT', pageSize)
+        cursor = next
+        const page: Suppression[] = []
+        for (let i = 1; i < flat.length; i += 2) {
+          const found = parseOr(flat[i] ?? null, suppressionValidator)
+          if (found !== null) page.push(withList(found))
+        }
+        if (page.length > 0) yield page
+      } while (cursor !== '0')
+    },
+
+    matchSuppressions,
+
+    /** Which of these (comparison-form) addresses are suppressed for every mail. */
     async suppressedAmong(addresses: readonly string[]): Promise<Set<string>> {
-      if (addresses.length === 0) return new Set()
-      const values = await redis.hmget(keys.suppressions(), ...addresses)
-      return new Set(addresses.filter((_, i) => values[i] !== null))
+      const found = await matchSuppressions(addresses.map((address) => ({ address, list: null })))
+      return new Set(addresses.filter((_, i) => found[i] !== null && found[i] !== undefined))
     },
 
     /** Keeps a message that was not a bounce for inspection (the newest 100, a week). */

@@ -85,6 +85,12 @@ export {
   type ServerStateStore,
 } from './server-state-store.js'
 export {
+  /** One-click unsubscribes: the list suppression and its event, once. */
+  createUnsubscribeStore,
+  type Unsubscribe,
+  type UnsubscribeStore,
+} from './unsubscribe-store.js'
+export {
   /** Every shard's webhook event stream as the dispatchers' consumer group reads it. */
   createEventStream,
   type EventStream,

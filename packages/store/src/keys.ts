@@ -58,6 +58,11 @@ export function createKeys(base: string) {
     /** The complaint-rate level (0, 1: over 0.1 %, 2: over 0.3 %) a server was last seen at. */
     reputationLevel: (serverId: string) =>
       `${base}:{m${messageShard(serverId)}}:reputation:${serverId}`,
+    /**
+     * Which of a message's recipients unsubscribed from which list (`index\nlist`): one event per
+     * recipient and list, however many times the link is used.
+     */
+    unsubscribedOf: (id: string) => `${base}:{m${messageShard(id)}}:msg:${id}:unsubscribed`,
     /** The lease that lets one worker process at a time run the sweeper. */
     sweeperLease: () => `${base}:sweeper:lease`,
     // Configuration objects share one hash tag so that a write and its version bump are atomic.

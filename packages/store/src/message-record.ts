@@ -61,6 +61,8 @@ export const MessageRequestSchema = Type.Object({
   metadata: Type.Record(Type.String(), Type.String()),
   /** The Message-ID header, fixed at acceptance so every attempt sends the same one. */
   messageIdHeader: Type.String(),
+  /** The mailing list of a mass message (`default` unless named); null or absent otherwise. */
+  list: Type.Optional(Nullable(Type.String())),
 })
 export type MessageRequest = Static<typeof MessageRequestSchema>
 

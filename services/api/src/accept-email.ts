@@ -83,6 +83,7 @@ function newMessage(
       metadata: email.metadata,
       // DOMAIN.md §5: <id@alias domain, else the sender's domain>, the same for every attempt.
       messageIdHeader: `<${id}@${references.messageIdDomain}>`,
+      list: email.list,
     },
   }
 }

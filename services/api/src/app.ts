@@ -13,8 +13,10 @@ import type {
   QuotaStore,
   ServerStateStore,
   StatsStore,
+  UnsubscribeStore,
   WebhookStore,
 } from '@outbound/store'
+import { unsubscribeKey } from '@outbound/secrets'
 import { answerClientError } from './answer-client-error.js'
 import { checkJsonBounds } from './check-json-bounds.js'
 import { AppError } from './errors.js'
@@ -39,6 +41,7 @@ import { quotaRoutes } from './routes/v1/quota.js'
 import { serverRoutes } from './routes/v1/servers.js'
 import { settingsRoutes } from './routes/v1/settings.js'
 import { webhookRoutes } from './routes/v1/webhooks.js'
+import { unsubscribeRoutes } from './routes/unsubscribe.js'
 
 export type IdKind = 'msg' | 'srv' | 'ad' | 'co' | 'evt' | 'wh' | 'cmp'
 
@@ -80,6 +83,7 @@ export type AppDeps = {
     | 'dashboardReadOnly'
     | 'rateLimitSendPerMinute'
     | 'allowPrivateWebhookUrls'
+    | 'publicUrl'
   >
   /** Redis for the rate-limit counters, and their key prefix. */
   rateLimitRedis: Redis | Cluster
@@ -95,6 +99,8 @@ export type AppDeps = {
   complaints: ComplaintStore
   /** The time-bucketed delivery counters. */
   stats: StatsStore
+  /** One-click unsubscribes (list suppressions and their events). */
+  unsubscribes: UnsubscribeStore
   queues: Queues
   /** The queue of webhook deliveries (replays are added to it). */
   webhookQueue: Queue<WebhookJobData>
@@ -120,6 +126,22 @@ function maxJsonValues(limits: AppDeps['config']['limits']): number {
   return MAX_BATCH_SIZE * (JSON_VALUES_PER_EMAIL + limits.recipients + 4 * limits.attachments)
 }
 
+/** What /ready says is missing for bulk mail to carry one-click unsubscribe (it stays ready). */
+function readinessWarnings(config: Pick<ApiConfig, 'publicUrl' | 'secretKey'>): string[] {
+  return [
+    ...(config.publicUrl === undefined
+      ? [
+          'PUBLIC_URL is not set: mass mail goes out without one-click unsubscribe (List-Unsubscribe), which Gmail and Yahoo require of bulk senders',
+        ]
+      : []),
+    ...(config.secretKey === undefined
+      ? [
+          'OUTBOUND_SECRET_KEY is not set: no unsubscribe tokens can be made or opened, so mass mail goes out without one-click unsubscribe',
+        ]
+      : []),
+  ]
+}
+
 /** The fully registered API, not listening: main.ts listens, tests inject(). */
 export async function buildApp(deps: AppDeps) {
   const timeouts = { ...DEFAULT_SERVER_TIMEOUTS, ...deps.timeouts }
@@ -135,6 +157,8 @@ export async function buildApp(deps: AppDeps) {
       connectionsCheckingInterval: timeouts.checkIntervalMs,
     },
     clientErrorHandler: answerClientError,
+    // Unsubscribe tokens carry an address, a list and a domain: longer than the default 100.
+    maxParamLength: 2048,
   })
     .setValidatorCompiler(TypeBoxValidatorCompiler)
     .withTypeProvider<TypeBoxTypeProvider>()
@@ -175,7 +199,7 @@ export async function buildApp(deps: AppDeps) {
     authenticate,
     readOnly: deps.config.dashboardReadOnly,
   })
-  await app.register(healthRoutes, { ping: deps.ping })
+  await app.register(healthRoutes, { ping: deps.ping, warnings: readinessWarnings(deps.config) })
   await app.register(metrics, {
     reputation: { stats: deps.stats, newEventId: () => deps.newId('evt'), now },
     configCache: deps.configCache,
@@ -243,5 +267,15 @@ export async function buildApp(deps: AppDeps) {
     allowPrivateUrls: deps.config.allowPrivateWebhookUrls,
   })
   await app.register(suppressionRoutes, { bounces: deps.bounces, now })
+  const { secretKey, previousSecretKeys } = deps.config
+  await app.register(unsubscribeRoutes, {
+    tokenKeys: [...(secretKey === undefined ? [] : [secretKey]), ...previousSecretKeys].map(
+      unsubscribeKey,
+    ),
+    unsubscribes: deps.unsubscribes,
+    store: deps.store,
+    newEventId: () => deps.newId('evt'),
+    now,
+  })
   return app
 }

@@ -22,6 +22,12 @@ export const ERROR_CODES = {
     'scheduledAt is not an ISO-8601 time with a zone, or is over 30 days ahead',
   ],
   INVALID_STREAM: [400, 'stream is not transactional or mass'],
+  INVALID_LIST: [400, 'list is not 1 to 100 characters of A-Z, a-z, 0-9, ".", "_" and "-"'],
+  TOO_MANY_MASS_RECIPIENTS: [
+    400,
+    'a mass message whose one-click unsubscribe the service makes has more than one recipient',
+  ],
+  INVALID_CSV: [400, 'the CSV cannot be read (the message says where), or has too many rows'],
   INVALID_IDEMPOTENCY_KEY: [
     400,
     'the Idempotency-Key header is not 1 to 256 visible ASCII characters (spaces inside allowed)',

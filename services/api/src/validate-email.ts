@@ -8,6 +8,8 @@ import type { SendEmail } from './routes/v1/email-schemas.js'
 /** A send request that passed every rule, ready to be stored. */
 export type ValidatedEmail = {
   stream: Stream
+  /** The mailing list of a mass message; null on transactional. */
+  list: string | null
   from: Mailbox
   replyTo: Mailbox | null
   to: string[]
@@ -24,6 +26,12 @@ export type ValidatedEmail = {
   tags: string[]
   metadata: Record<string, string>
 }
+
+// CONTRACT.md, Bulk mail: a list name is a label, never free text (it reaches List-Id).
+export const LIST_NAME = /^[A-Za-z0-9._-]{1,100}$/
+export const DEFAULT_LIST = 'default'
+// A caller's own List-Unsubscribe: the service then makes no token (and no one-click header).
+const OWN_UNSUBSCRIBE = /^list-unsubscribe(-post)?$/i
 
 const MAX_SCHEDULE_AHEAD_MS = 30 * 24 * 3600 * 1000
 // RFC 7230 token: the characters a header field name may have.
@@ -214,6 +222,38 @@ function collectRecipients(lists: Record<Recipient['field'], string[]>): Recipie
 }
 
 /**
+ * The list of a mass message (default `default`); null on transactional, whatever was given. A
+ * mass message whose one-click unsubscribe the service makes goes to one recipient: the URL in
+ * its List-Unsubscribe must unsubscribe whoever clicks it (RFC 8058), and one set of bytes
+ * cannot carry a different URL for each of several recipients.
+ */
+function validateList(
+  input: SendEmail,
+  stream: Stream,
+  recipients: number,
+  headers: Record<string, string>,
+): string | null {
+  if (stream !== 'mass') return null
+  const list = input.list ?? DEFAULT_LIST
+  if (!LIST_NAME.test(list)) {
+    throw new AppError(
+      'INVALID_LIST',
+      'list must be 1 to 100 characters of A-Z, a-z, 0-9, ".", "_" and "-"',
+      { field: 'list' },
+    )
+  }
+  const ownUnsubscribe = Object.keys(headers).some((name) => OWN_UNSUBSCRIBE.test(name))
+  if (recipients > 1 && !ownUnsubscribe) {
+    throw new AppError(
+      'TOO_MANY_MASS_RECIPIENTS',
+      `a mass message goes to one recipient (it has ${recipients}): each gets its own one-click unsubscribe link. Send one message per recipient (POST /v1/emails/batch takes 1000), or give your own List-Unsubscribe header`,
+      { field: 'to', recipients },
+    )
+  }
+  return list
+}
+
+/**
  * Applies every rule of the send API beyond the schema: addresses, recipients, header safety,
  * sizes and schedule. Throws an AppError with the rule's code.
  */
@@ -249,14 +289,17 @@ export function validateEmail(input: SendEmail, limits: SendLimits, now: Date): 
     })
   }
 
+  const stream = input.stream ?? 'transactional'
+  const headers = validateHeaders(input.headers ?? {})
   return {
-    stream: input.stream ?? 'transactional',
+    stream,
+    list: validateList(input, stream, recipients.length, headers),
     from,
     replyTo,
     ...lists,
     recipients,
     subject: input.subject,
-    headers: validateHeaders(input.headers ?? {}),
+    headers,
     content: {
       text: input.text ?? null,
       html: input.html ?? null,

@@ -25,6 +25,7 @@ import { Registry } from 'prom-client'
 import { createWindowCache } from './delivery/daily-quota.js'
 import { createDeliveryMetrics, createWebhookMetrics, serveMetrics } from './metrics.js'
 import { createSigner } from './sign-message.js'
+import { unsubscribeKey } from '@outbound/secrets'
 import { createDmarcPolicies } from './dmarc-policies.js'
 import { createRoutingContext } from './routing-context.js'
 import { createTransportRegistry } from './transports/transport-registry.js'
@@ -65,6 +66,11 @@ async function main(): Promise<void> {
     config.smtpUrl === undefined
       ? createFileOutbox(config.outboxDir)
       : createSmtpTransport(smtpSettingsFromUrl(config.smtpUrl))
+  if (config.publicUrl === undefined || config.secretKey === undefined) {
+    log.warn(
+      'PUBLIC_URL or OUTBOUND_SECRET_KEY is not set: mass mail goes out without one-click unsubscribe (each record says so)',
+    )
+  }
   // This process, as the holder of its leases (connections, the sweeper).
   const holder = `worker-${process.pid}-${randomUUID()}`
   const shaping = createServerStateStore(storeRedis)
@@ -141,6 +147,10 @@ async function main(): Promise<void> {
       quotaWindow: createWindowCache(),
       bounces: createBounceStore(storeRedis),
       dmarcPolicy: createDmarcPolicies(config.dnsServers, () => new Date()),
+      listUnsubscribe: {
+        publicUrl: config.publicUrl,
+        tokenKey: config.secretKey === undefined ? undefined : unsubscribeKey(config.secretKey),
+      },
       sign: createSigner([
         ...(config.secretKey === undefined ? [] : [config.secretKey]),
         ...config.previousSecretKeys,

@@ -1,5 +1,6 @@
 import MailComposer from 'nodemailer/lib/mail-composer'
 import type { MessageContent, MessageRecord } from '@outbound/store'
+import type { PreparedHeader } from './list-headers.js'
 
 export type RenderInput = {
   record: Pick<MessageRecord, 'id' | 'request'>
@@ -7,6 +8,8 @@ export type RenderInput = {
   headerFrom: string
   replyTo: string | null
   date: Date
+  /** Headers the service adds (the list headers of mass mail), written as given. */
+  extraHeaders?: Record<string, PreparedHeader>
 }
 
 /**
@@ -19,6 +22,7 @@ export async function renderMessage({
   headerFrom,
   replyTo,
   date,
+  extraHeaders = {},
 }: RenderInput): Promise<Buffer> {
   const { request } = record
   const composer = new MailComposer({
@@ -37,7 +41,7 @@ export async function renderMessage({
       encoding: 'base64',
       ...(attachment.contentType === null ? {} : { contentType: attachment.contentType }),
     })),
-    headers: { ...request.headers, 'X-Outbound-Message-Id': record.id },
+    headers: { ...request.headers, ...extraHeaders, 'X-Outbound-Message-Id': record.id },
     newline: 'win',
     xMailer: false,
     disableFileAccess: true,

@@ -4,6 +4,44 @@ import { aliasAddresses } from '@outbound/rewrite'
 import { openSecretWithAny } from '@outbound/secrets'
 import type { AliasDomainRecord, DkimOutcome } from '@outbound/store'
 
+/**
+ * The headers a signature covers: mailauth's default list (From, To, Subject, Date, Message-ID,
+ * the MIME headers, List-Id, List-Unsubscribe …) and List-Unsubscribe-Post, which RFC 8058 §4
+ * requires signed and mailauth's list lacks. Only the headers present are signed.
+ */
+export const SIGNED_HEADERS = [
+  'From',
+  'Sender',
+  'Reply-To',
+  'Subject',
+  'Date',
+  'Message-ID',
+  'To',
+  'Cc',
+  'MIME-Version',
+  'Content-Type',
+  'Content-Transfer-Encoding',
+  'Content-ID',
+  'Content-Description',
+  'Resent-Date',
+  'Resent-From',
+  'Resent-Sender',
+  'Resent-To',
+  'Resent-Cc',
+  'Resent-Message-ID',
+  'In-Reply-To',
+  'References',
+  'List-Id',
+  'List-Help',
+  'List-Unsubscribe',
+  'List-Unsubscribe-Post',
+  'List-Subscribe',
+  'List-Post',
+  'List-Owner',
+  'List-Archive',
+  'BIMI-Selector',
+]
+
 export type Signer = (
   raw: Buffer,
   headerFromAddress: string,
@@ -13,8 +51,8 @@ export type Signer = (
 
 /**
  * DKIM-signs a message whose From domain is an alias domain with keys (every key signs:
- * relaxed/relaxed, mailauth's default header list, which covers From, To, Subject, Date and
- * Message-ID). Keys are opened once each; a message whose From domain has no key goes out as is.
+ * relaxed/relaxed, SIGNED_HEADERS: From, To, Subject, Date, Message-ID and both
+ * List-Unsubscribe headers among them). Keys are opened once each; a message whose From domain has no key goes out as is.
  */
 export function createSigner(secretKeys: readonly Buffer[]): Signer {
   const opened = new Map<string, string>()
@@ -57,6 +95,9 @@ export function createSigner(secretKeys: readonly Buffer[]): Signer {
       selector: first.selector,
       privateKey: signatureData[0]?.privateKey ?? '',
       signTime: at,
+      // mailauth reads a colon-separated string here (an array, as its types say, is silently
+      // ignored for its default list, which lacks List-Unsubscribe-Post).
+      headerList: SIGNED_HEADERS.join(':') as unknown as string[],
       signatureData,
     })
     if (errors.length > 0)

@@ -26,10 +26,13 @@ export async function rateLimits(app: FastifyInstance, options: RateLimitOptions
     enableDraftSpec: true,
     // Redis unreachable: let the request through, and let the enqueue fail with 503 instead.
     skipOnError: true,
-    errorResponseBuilder: (_request, context) =>
+    errorResponseBuilder: (request, context) =>
       new AppError(
         'RATE_LIMITED',
-        `more than ${context.max} send requests per ${context.after} for this API key`,
+        // Keyless routes (the unsubscribe pages) are counted per client address.
+        request.principal === ''
+          ? `more than ${context.max} requests per ${context.after} from this address`
+          : `more than ${context.max} send requests per ${context.after} for this API key`,
         {
           retryAfterSeconds: Math.ceil(context.ttl / 1000),
         },

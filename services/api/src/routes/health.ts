@@ -1,9 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 
-export type HealthRoutesOptions = { ping: () => Promise<unknown> }
+export type HealthRoutesOptions = {
+  ping: () => Promise<unknown>
+  /** Configuration gaps that do not stop the API from working (e.g. PUBLIC_URL unset). */
+  warnings?: readonly string[]
+}
 
-const Status = Type.Object({ status: Type.String() })
+const Status = Type.Object({
+  status: Type.String(),
+  warnings: Type.Optional(Type.Array(Type.String())),
+})
 
 export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (
   app,
@@ -27,7 +34,10 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
     async (request, reply) => {
       try {
         await options.ping()
-        return { status: 'ready' }
+        const warnings = options.warnings ?? []
+        return warnings.length === 0
+          ? { status: 'ready' }
+          : { status: 'ready', warnings: [...warnings] }
       } catch (err) {
         request.log.warn({ err }, 'not ready: Redis does not answer')
         return reply.status(503).send({ status: 'redis unreachable' })

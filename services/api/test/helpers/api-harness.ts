@@ -18,6 +18,7 @@ import {
   createBounceStore,
   createComplaintStore,
   createStatsStore,
+  createUnsubscribeStore,
   createWebhookStore,
 } from '@outbound/store'
 import { deleteKeysWithPrefix, startTestRedis, testPrefix, type TestRedis } from '@outbound/testing'
@@ -111,6 +112,7 @@ export class ApiHarness {
       bounces: createBounceStore(redis, prefix),
       complaints: createComplaintStore(redis, prefix),
       stats: createStatsStore(redis, prefix),
+      unsubscribes: createUnsubscribeStore(redis, prefix),
       queues: this.queues,
       webhookQueue: this.webhookQueue,
       webhooks: createWebhookStore(redis, prefix),

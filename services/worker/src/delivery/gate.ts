@@ -15,6 +15,9 @@ import {
   type Verdict,
 } from './types.js'
 
+/** A recipient's diagnostic when a list unsubscribe stops it (the API writes the same words). */
+const unsubscribedFrom = (list: string) => `unsubscribed from the list ${list}`
+
 /** The record fields that say how a message is (to be) sent. */
 export function sendingFields(sending: Sending) {
   return {
@@ -64,8 +67,12 @@ export async function gate(
 ): Promise<{ kind: 'gated'; gated: Gated } | Verdict | Ended> {
   const waiting = message.recipients.filter(isWaiting)
   const { settings } = deps.routing().snapshot
-  const [suppressed, quota] = await Promise.all([
-    deps.bounces.suppressedAmong(waiting.map((r) => normalizeAddressText(r.address))),
+  // Mass mail of a list is stopped by that list's unsubscribes too (DOMAIN.md §9).
+  const list = message.stream === 'mass' ? (message.request.list ?? null) : null
+  const [matches, quota] = await Promise.all([
+    deps.bounces.matchSuppressions(
+      waiting.map((r) => ({ address: normalizeAddressText(r.address), list })),
+    ),
     reserveDailyQuota(deps.quota, deps.quotaWindow, {
       serverId: sending.serverId,
       // A warm-up schedule's limit for today, else the server's daily limit (DOMAIN.md §8).
@@ -82,17 +89,22 @@ export async function gate(
       waitingMember: `${message.stream}:${message.id}`,
     }),
   ])
-  const recipients: Recipient[] = message.recipients.map((r) =>
-    isWaiting(r) && suppressed.has(normalizeAddressText(r.address))
-      ? {
+  const suppressed = new Map(waiting.map((r, i) => [r, matches[i] ?? null]))
+  const recipients: Recipient[] = message.recipients.map((r) => {
+    const entry = suppressed.get(r) ?? null
+    return entry === null
+      ? r
+      : {
           ...r,
           status: 'suppressed',
           smtpCode: null,
           enhancedCode: null,
-          diagnostic: 'on the suppression list',
+          diagnostic:
+            (entry.list ?? null) === null
+              ? 'on the suppression list'
+              : unsubscribedFrom(entry.list ?? ''),
         }
-      : r,
-  )
+  })
   const pending = recipients.filter(isWaiting)
   const serverName = sending.server?.name ?? 'the built-in default server'
   const giveBack = async (units: number) => {
@@ -102,7 +114,14 @@ export async function gate(
 
   if (pending.length === 0) {
     await giveBack(waiting.length)
-    const detail = 'every recipient is on the suppression list'
+    // Suppressed here or at the door (the API marks recipients it already knows are suppressed).
+    const unsubscribed =
+      list !== null &&
+      recipients.some((r) => r.diagnostic === unsubscribedFrom(list)) &&
+      recipients.every((r) => r.status !== 'suppressed' || r.diagnostic === unsubscribedFrom(list))
+    const detail = unsubscribed
+      ? `unsubscribed: every recipient left the list ${list}`
+      : 'every recipient is on the suppression list'
     await deps.store.recordOutcome(
       message.id,
       token,

@@ -1,5 +1,6 @@
 import { parseMailbox } from '@outbound/address'
 import type { AliasDomainRecord, DkimOutcome } from '@outbound/store'
+import { listHeaders } from '../list-headers.js'
 import { renderMessage } from '../render-message.js'
 import type { Attempt, DeliverDeps, Sending } from './types.js'
 
@@ -37,15 +38,17 @@ export async function render(
   { message }: Attempt,
   sending: Sending,
   aliasDomains: readonly AliasDomainRecord[],
-  deps: Pick<DeliverDeps, 'sign' | 'dmarcPolicy' | 'now'>,
+  deps: Pick<DeliverDeps, 'sign' | 'dmarcPolicy' | 'now' | 'listUnsubscribe'>,
 ): Promise<Rendered> {
-  const [rendered, warnings] = await Promise.all([
+  const list = listHeaders(message, sending.headerFrom, deps.listUnsubscribe)
+  const [rendered, fromWarnings] = await Promise.all([
     renderMessage({
       record: message,
       content: message.content,
       headerFrom: sending.headerFrom,
       replyTo: sending.replyTo,
       date: deps.now(),
+      extraHeaders: list.headers,
     }),
     senderWarnings(deps.dmarcPolicy, sending, aliasDomains),
   ])
@@ -55,5 +58,5 @@ export async function render(
     aliasDomains,
     deps.now(),
   )
-  return { raw: signed.raw, dkim: signed.dkim, warnings }
+  return { raw: signed.raw, dkim: signed.dkim, warnings: [...fromWarnings, ...list.warnings] }
 }

@@ -356,7 +356,14 @@ describe('gate', () => {
       releaseQuota: async () => {},
     }) as unknown as QuotaStore
   const bounces = (suppressed: string[]) =>
-    ({ suppressedAmong: async () => new Set(suppressed) }) as unknown as BounceStore
+    ({
+      matchSuppressions: async (queries: { address: string }[]) =>
+        queries.map(({ address }) =>
+          suppressed.includes(address)
+            ? { address, reason: 'x', source: 'manual', createdAt: '', list: null }
+            : null,
+        ),
+    }) as unknown as BounceStore
   const deps = (store: MessageStore, granted: boolean, suppressed: string[]) =>
     ({
       store,

@@ -16,6 +16,7 @@ import type { DeliveryMetrics } from '../metrics.js'
 import type { ServerStates } from '../server-states.js'
 import type { RoutingContext } from '../routing-context.js'
 import type { Signer } from '../sign-message.js'
+import type { ListUnsubscribeSettings } from '../list-headers.js'
 import type { DmarcPolicyOf } from '../dmarc-policies.js'
 import type { TransportRegistry } from '../transports/transport-registry.js'
 
@@ -30,6 +31,8 @@ export type DeliverDeps = {
   bounces: BounceStore
   /** DKIM signing with the alias domains' keys. */
   sign: Signer
+  /** PUBLIC_URL and the token key, for the one-click unsubscribe links of mass mail. */
+  listUnsubscribe: ListUnsubscribeSettings
   /** DMARC policies of sender domains, for the deliverability warnings. */
   dmarcPolicy: DmarcPolicyOf
   metrics: DeliveryMetrics

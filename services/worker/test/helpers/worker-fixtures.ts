@@ -134,6 +134,7 @@ export function startTestPools(
       quotaWindow: createWindowCache(),
       bounces: createBounceStore(redis, prefix),
       dmarcPolicy: async () => null,
+      listUnsubscribe: { publicUrl: undefined, tokenKey: undefined },
       sign: createSigner([]),
       metrics: createDeliveryMetrics(new Registry()),
       now: () => new Date(),

@@ -42,6 +42,13 @@ export const SendEmailSchema = Type.Object(
     ),
     attachments: Type.Optional(Type.Array(AttachmentSchema, { maxItems: 1000 })),
     stream: Type.Optional(StreamSchema),
+    list: Type.Optional(
+      Type.String({
+        maxLength: 200,
+        description:
+          'the mailing list of a mass message: 1 to 100 of A-Z a-z 0-9 . _ - (default `default`; ignored on transactional)',
+      }),
+    ),
     companyId: Type.Optional(ID),
     serverId: Type.Optional(ID),
     scheduledAt: Type.Optional(
@@ -107,6 +114,9 @@ export const MessageSchema = Type.Object({
   cc: Type.Array(Type.String()),
   bcc: Type.Array(Type.String()),
   subject: Type.String(),
+  list: Nullable(
+    Type.String({ description: 'the mailing list of a mass message; null for transactional' }),
+  ),
   serverId: Nullable(Type.String()),
   routing: Nullable(Type.Object({ step: Type.String(), reason: Type.String() })),
   dkim: Nullable(

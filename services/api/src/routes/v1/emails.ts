@@ -66,6 +66,7 @@ function toView(record: MessageRecord): MessageView {
     cc: request.cc,
     bcc: request.bcc,
     subject: request.subject,
+    list: request.list ?? null,
     serverId: record.serverId,
     routing: record.routing,
     dkim: record.dkim,
