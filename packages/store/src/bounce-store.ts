@@ -4,6 +4,7 @@ import { Compile } from 'typebox/compile'
 import { createKeys } from './keys.js'
 import type { WebhookEvent } from '@outbound/jobs'
 import type { Recipient } from './message-record.js'
+import { moveStatusLua, statusIndexKeys } from './message-index.js'
 import { runScript, script } from './scripts.js'
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
@@ -75,11 +76,11 @@ end
 return redis.call('ZCARD', KEYS[3])
 `)
 
-// KEYS: message record, events, webhook events. ARGV: updates json, event json, now, then webhook
+// KEYS: message record, events, webhook events, the status indexes. ARGV: updates json, event json, now, then webhook
 // events. A late bounce: the recipients named get their new status; a message that was sent
 // becomes bounced once none of its recipients is delivered any more. The webhook events are
 // appended in the same step.
-const UPDATE_RECIPIENTS = script(`
+const UPDATE_RECIPIENTS = script(`${moveStatusLua(4)}
 local raw = redis.call('HGET', KEYS[1], 'recipients')
 if not raw then return 0 end
 local recipients = cjson.decode(raw)
@@ -100,7 +101,10 @@ if redis.call('HGET', KEYS[1], 'status') == 'sent' then
   for _, recipient in ipairs(recipients) do
     if recipient.status == 'sent' then delivered = true end
   end
-  if not delivered then redis.call('HSET', KEYS[1], 'status', 'bounced') end
+  if not delivered then
+    redis.call('HSET', KEYS[1], 'status', 'bounced')
+    moveStatus(redis.call('HGET', KEYS[1], 'id'), 'sent', 'bounced')
+  end
 end
 redis.call('RPUSH', KEYS[2], ARGV[2])
 return changed
@@ -203,7 +207,12 @@ export function createBounceStore(redis: Redis | Cluster, prefix = 'outbound') {
       const changed = await runScript(
         redis,
         UPDATE_RECIPIENTS,
-        [keys.message(messageId), keys.messageEvents(messageId), keys.eventsOf(messageId)],
+        [
+          keys.message(messageId),
+          keys.messageEvents(messageId),
+          keys.eventsOf(messageId),
+          ...statusIndexKeys((filter) => keys.messageIndexOf(messageId, filter)),
+        ],
         [
           JSON.stringify(updates),
           JSON.stringify({ at: at.toISOString(), ...event }),

@@ -30,8 +30,11 @@ import {
   CREATE_MESSAGE,
   RECORD_OUTCOME,
   RESERVE_IDEMPOTENCY_KEY,
+  RETRY_MESSAGE,
   runScript,
 } from './scripts.js'
+import { unpackRawSource } from './raw-source.js'
+import { messageIndexes, statusIndex, statusIndexKeys } from './message-index.js'
 
 /** How long a message record is kept once its status is final. */
 export const MESSAGE_RETENTION_SECONDS = 30 * 24 * 3600
@@ -83,6 +86,14 @@ export type Outcome = {
   /** A slot booked on a server's rate clock, which the next attempt uses; cleared otherwise. */
   rateSlot?: RateSlot
 }
+
+export type RetryResult =
+  /** A deferred message is due now: its delayed job should be promoted. */
+  | { kind: 'due-now'; stream: Stream }
+  /** A failed message waits in `queued` again, `recipients` of them pending: it needs a job. */
+  | { kind: 'requeued'; stream: Stream; recipients: number }
+  | { kind: 'missing' }
+  | { kind: 'conflict'; status: MessageStatus }
 
 export type IdempotencyEntry = {
   bodyHash: string
@@ -137,17 +148,27 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
   const recordKeys = (id: string) => [keys.message(id), keys.messageEvents(id)]
   const scriptKeys = (id: string) => [keys.message(id), keys.messageEvents(id), keys.pendingOf(id)]
   const outcomeKeys = (id: string) => [...scriptKeys(id), keys.eventsOf(id)]
+  const statusKeys = (id: string) =>
+    statusIndexKeys((filter) => keys.messageIndexOf(id, filter))
 
   async function createMessage(message: NewMessage): Promise<boolean> {
-    const fields = Object.entries(serializeNewMessage(message)).flat()
+    const serialized = serializeNewMessage(message)
+    const fields = Object.entries(serialized).flat()
     const detail = message.scheduledAt === null ? null : message.scheduledAt.toISOString()
     const due = (message.scheduledAt ?? message.createdAt).getTime()
-    const created = await runScript(redis, CREATE_MESSAGE, scriptKeys(message.id), [
-      message.id,
-      due,
-      eventJson(message.createdAt, message.status, detail),
-      ...fields,
-    ])
+    const indexes = [...messageIndexes(message, serialized['list']), statusIndex(message.status)]
+    const created = await runScript(
+      redis,
+      CREATE_MESSAGE,
+      [...scriptKeys(message.id), ...indexes.map((filter) => keys.messageIndexOf(message.id, filter))],
+      [
+        message.id,
+        due,
+        eventJson(message.createdAt, message.status, detail),
+        message.createdAt.getTime(),
+        ...fields,
+      ],
+    )
     return created === 1
   }
 
@@ -192,7 +213,7 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
      * needs of it in the same step.
      */
     async claimMessage(id: string, token: string, at: Date): Promise<ClaimResult> {
-      const result = await runScript(redis, CLAIM_MESSAGE, scriptKeys(id), [
+      const result = await runScript(redis, CLAIM_MESSAGE, [...scriptKeys(id), ...statusKeys(id)], [
         token,
         at.toISOString(),
         eventJson(at, 'sending', null),
@@ -244,12 +265,21 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
       token: string,
       at: Date,
       handoff: Handoff = {},
+      /** The bytes about to go out, as packRawSource packed them, and how long to keep them. */
+      raw?: { packed: Buffer; retentionMs: number },
     ): Promise<boolean> {
+      const keep = raw !== undefined && raw.retentionMs > 0
       const result = await runScript(
         redis,
         COMMIT_HANDOFF,
-        [keys.message(id)],
-        [token, at.toISOString(), ...handoffFields(handoff)],
+        [keys.message(id), keys.messageRaw(id)],
+        [
+          token,
+          at.toISOString(),
+          keep ? raw.packed : '',
+          keep ? raw.retentionMs : 0,
+          ...handoffFields(handoff),
+        ],
       )
       return result === 1
     },
@@ -263,7 +293,7 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
           ? (outcome.deferredUntil ?? at).getTime().toString()
           : ''
       const webhookEvents = (outcome.webhookEvents ?? []).map((event) => JSON.stringify(event))
-      const result = await runScript(redis, RECORD_OUTCOME, outcomeKeys(id), [
+      const result = await runScript(redis, RECORD_OUTCOME, [...outcomeKeys(id), ...statusKeys(id)], [
         token,
         eventJson(at, outcome.event.type, outcome.event.detail),
         ttl,
@@ -281,7 +311,7 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
      * in the same step when it does.
      */
     async cancelMessage(id: string, at: Date, webhookEvent?: WebhookEvent): Promise<CancelResult> {
-      const result = await runScript(redis, CANCEL_MESSAGE, outcomeKeys(id), [
+      const result = await runScript(redis, CANCEL_MESSAGE, [...outcomeKeys(id), ...statusKeys(id)], [
         eventJson(at, 'canceled', null),
         at.toISOString(),
         MESSAGE_RETENTION_SECONDS,
@@ -293,6 +323,33 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
       if (kind === 'missing') return { kind }
       if (!isMessageStatus(status)) throw new Error(`canceling message ${id}: unexpected reply`)
       return kind === 'canceled' ? { kind, previous: status } : { kind: 'conflict', status }
+    },
+
+    /**
+     * Makes a deferred message due now, or gives a failed one a new round of the retry schedule
+     * for its softly failed recipients (one atomic step); the caller then promotes or adds its job.
+     */
+    async retryMessage(id: string, at: Date): Promise<RetryResult> {
+      const result = await runScript(
+        redis,
+        RETRY_MESSAGE,
+        [...scriptKeys(id), ...statusKeys(id)],
+        [id, at.toISOString(), at.getTime()],
+      )
+      if (!Array.isArray(result)) throw new Error(`retrying message ${id}: unexpected reply`)
+      const [kind, second, third] = result.map(String)
+      if (kind === 'missing') return { kind }
+      if (kind === 'conflict' && isMessageStatus(second)) return { kind, status: second }
+      const stream: Stream = second === 'mass' ? 'mass' : 'transactional'
+      if (kind === 'deferred') return { kind: 'due-now', stream }
+      if (kind === 'queued') return { kind: 'requeued', stream, recipients: Number(third) }
+      throw new Error(`retrying message ${id}: unexpected reply ${String(kind)}`)
+    },
+
+    /** The exact bytes of a message's last hand-over; null before one, or after the retention. */
+    async getRawSource(id: string): Promise<Buffer | null> {
+      const stored = await redis.getBuffer(keys.messageRaw(id))
+      return stored === null ? null : await unpackRawSource(stored)
     },
 
     /**
