@@ -64,6 +64,8 @@ export type WorkerConfig = Readonly<{
    * undefined: the contract's (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h).
    */
   webhookRetrySchedule: readonly number[] | undefined
+  /** RAW_RETENTION_DAYS: how long the exact bytes of a hand-over are kept (0: not kept). */
+  rawRetentionDays: number
 }>
 
 const MIB = 1024 * 1024
@@ -224,6 +226,7 @@ export function loadWorkerConfig(env: Env, argv: readonly string[] = []): Worker
     allowPrivateWebhookUrls: reader.bool('WEBHOOK_ALLOW_PRIVATE_URLS', false),
     webhookConcurrency: reader.int('WORKER_CONCURRENCY_WEBHOOKS', 10, 1, 1000),
     webhookRetrySchedule: readRetrySchedule(reader),
+    rawRetentionDays: reader.int('RAW_RETENTION_DAYS', 7, 0, 365),
   }
   reader.finish()
   return Object.freeze(config)

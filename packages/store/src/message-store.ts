@@ -34,6 +34,7 @@ import {
   runScript,
 } from './scripts.js'
 import { unpackRawSource } from './raw-source.js'
+import { createMessageSearch } from './message-search.js'
 import { messageIndexes, statusIndex, statusIndexKeys } from './message-index.js'
 
 /** How long a message record is kept once its status is final. */
@@ -172,7 +173,12 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
     return created === 1
   }
 
+  const search = createMessageSearch(redis, prefix)
+
   return {
+    /** One page of a message search (see createMessageSearch). */
+    searchMessages: search.searchMessages,
+
     /** Writes a new record with its first event; false when a record with that id exists. */
     createMessage,
 

@@ -153,6 +153,7 @@ async function main(): Promise<void> {
       now: () => new Date(),
       newEventId: () => `evt_${ulid()}`,
       appendEvent: (event) => eventStream.appendEvent(event),
+      rawRetentionMs: config.rawRetentionDays * 86_400_000,
       log,
     },
     log,
