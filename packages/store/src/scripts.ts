@@ -149,7 +149,7 @@ return false
 // KEYS: record, events, pending, the status indexes. ARGV: id, now (ISO), now (ms). A deferred
 // message is due now (its job is promoted by the caller); a failed one gets its softly failed
 // recipients back as pending and a new round of the retry schedule (attempts from 0), and waits in
-// `queued` like a new message. Hard-bounced, suppressed and sent recipients stay as they are. One
+// `queued` like a new message (its queue time, maxQueueHours, counted from now). Hard-bounced, suppressed and sent recipients stay as they are. One
 // step, so of two concurrent retries only one finds the message retryable.
 export const RETRY_MESSAGE = script(`${moveStatusLua(4)}
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -176,7 +176,7 @@ for _, recipient in ipairs(recipients) do
 end
 if count == 0 then return {'conflict', status} end
 redis.call('HSET', KEYS[1], 'status', 'queued', 'attempts', '0', 'recipients', cjson.encode(recipients),
-  'deferredUntil', '', 'error', '', 'rateSlot', '', 'updatedAt', ARGV[2])
+  'deferredUntil', '', 'error', '', 'rateSlot', '', 'updatedAt', ARGV[2], 'retriedAt', ARGV[2])
 redis.call('HDEL', KEYS[1], 'token', 'handoff')
 redis.call('PERSIST', KEYS[1])
 redis.call('PERSIST', KEYS[2])
