@@ -42,8 +42,7 @@ export function createKeys(base: string) {
      * filter value (`all`, `status:sent`, `tag:<tag>` …). Written in the same scripts as the records.
      */
     messageIndex: (shard: number, filter: string) => `${base}:{m${shard}}:idx:${filter}`,
-    messageIndexOf: (id: string, filter: string) =>
-      `${base}:{m${messageShard(id)}}:idx:${filter}`,
+    messageIndexOf: (id: string, filter: string) => `${base}:{m${messageShard(id)}}:idx:${filter}`,
     /** The exact bytes of a message's last hand-over (maybe compressed), kept RAW_RETENTION_DAYS. */
     messageRaw: (id: string) => `${base}:{m${messageShard(id)}}:msg:${id}:raw`,
     /** The lease that lets one worker process at a time run the sweeper. */

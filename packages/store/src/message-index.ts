@@ -27,7 +27,8 @@ export function messageIndexes(
   const { request } = message
   const indexes = new Set([ALL_INDEX, `stream:${message.stream}`])
   indexes.add(`from:${normalizeAddressText(request.from)}`)
-  for (const recipient of message.recipients) indexes.add(`to:${normalizeAddressText(recipient.address)}`)
+  for (const recipient of message.recipients)
+    indexes.add(`to:${normalizeAddressText(recipient.address)}`)
   for (const tag of request.tags) indexes.add(`tag:${tag}`)
   if (request.reference !== null) indexes.add(`reference:${request.reference}`)
   if (list !== undefined && list !== '') indexes.add(`list:${list}`)

@@ -84,9 +84,7 @@ export function createMessageSearch(redis: Redis | Cluster, prefix = 'outbound')
   const keys = createKeys(prefix)
 
   async function readRows(ids: readonly string[]): Promise<(MessageRow | null)[]> {
-    const replies = await Promise.all(
-      ids.map((id) => redis.hmget(keys.message(id), ...ROW_FIELDS)),
-    )
+    const replies = await Promise.all(ids.map((id) => redis.hmget(keys.message(id), ...ROW_FIELDS)))
     return replies.map((values, i) => {
       const id = ids[i] ?? ''
       if (values[0] === null || values[0] === undefined) return null
@@ -122,7 +120,17 @@ export function createMessageSearch(redis: Redis | Cluster, prefix = 'outbound')
     // then those below it: a keyset cursor, so removals and inserts elsewhere shift nothing.
     const [ties, below] = await Promise.all([
       redis.zrange(key, String(after.score), String(after.score), 'BYSCORE', 'REV', 'WITHSCORES'),
-      redis.zrange(key, `(${after.score}`, bottom, 'BYSCORE', 'REV', 'LIMIT', 0, count, 'WITHSCORES'),
+      redis.zrange(
+        key,
+        `(${after.score}`,
+        bottom,
+        'BYSCORE',
+        'REV',
+        'LIMIT',
+        0,
+        count,
+        'WITHSCORES',
+      ),
     ])
     const tied = parse(ties).filter((entry) => isBefore(after, entry))
     return [...tied, ...parse(below)].slice(0, count)

@@ -34,7 +34,7 @@ import {
   runScript,
 } from './scripts.js'
 import { unpackRawSource } from './raw-source.js'
-import { createMessageSearch } from './message-search.js'
+import { createMessageSearch, type MessageSearch } from './message-search.js'
 import { messageIndexes, statusIndex, statusIndexKeys } from './message-index.js'
 
 /** How long a message record is kept once its status is final. */
@@ -149,8 +149,7 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
   const recordKeys = (id: string) => [keys.message(id), keys.messageEvents(id)]
   const scriptKeys = (id: string) => [keys.message(id), keys.messageEvents(id), keys.pendingOf(id)]
   const outcomeKeys = (id: string) => [...scriptKeys(id), keys.eventsOf(id)]
-  const statusKeys = (id: string) =>
-    statusIndexKeys((filter) => keys.messageIndexOf(id, filter))
+  const statusKeys = (id: string) => statusIndexKeys((filter) => keys.messageIndexOf(id, filter))
 
   async function createMessage(message: NewMessage): Promise<boolean> {
     const serialized = serializeNewMessage(message)
@@ -161,7 +160,10 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
     const created = await runScript(
       redis,
       CREATE_MESSAGE,
-      [...scriptKeys(message.id), ...indexes.map((filter) => keys.messageIndexOf(message.id, filter))],
+      [
+        ...scriptKeys(message.id),
+        ...indexes.map((filter) => keys.messageIndexOf(message.id, filter)),
+      ],
       [
         message.id,
         due,
@@ -177,7 +179,8 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
 
   return {
     /** One page of a message search (see createMessageSearch). */
-    searchMessages: search.searchMessages,
+    searchMessages: (...args: Parameters<MessageSearch['searchMessages']>) =>
+      search.searchMessages(...args),
 
     /** Writes a new record with its first event; false when a record with that id exists. */
     createMessage,
@@ -219,18 +222,23 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
      * needs of it in the same step.
      */
     async claimMessage(id: string, token: string, at: Date): Promise<ClaimResult> {
-      const result = await runScript(redis, CLAIM_MESSAGE, [...scriptKeys(id), ...statusKeys(id)], [
-        token,
-        at.toISOString(),
-        eventJson(at, 'sending', null),
-        eventJson(
-          at,
-          'sending',
-          'taken over from an attempt that was interrupted before the hand-over',
-        ),
-        id,
-        ...CLAIMED_FIELDS,
-      ])
+      const result = await runScript(
+        redis,
+        CLAIM_MESSAGE,
+        [...scriptKeys(id), ...statusKeys(id)],
+        [
+          token,
+          at.toISOString(),
+          eventJson(at, 'sending', null),
+          eventJson(
+            at,
+            'sending',
+            'taken over from an attempt that was interrupted before the hand-over',
+          ),
+          id,
+          ...CLAIMED_FIELDS,
+        ],
+      )
       if (!Array.isArray(result)) throw new Error(`claiming message ${id}: unexpected reply`)
       const reply: unknown[] = result
       const [kind, first, second, third, request, stream, serverId] = reply
@@ -299,16 +307,21 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
           ? (outcome.deferredUntil ?? at).getTime().toString()
           : ''
       const webhookEvents = (outcome.webhookEvents ?? []).map((event) => JSON.stringify(event))
-      const result = await runScript(redis, RECORD_OUTCOME, [...outcomeKeys(id), ...statusKeys(id)], [
-        token,
-        eventJson(at, outcome.event.type, outcome.event.detail),
-        ttl,
-        id,
-        due,
-        webhookEvents.length,
-        ...webhookEvents,
-        ...outcomeFields(outcome, at),
-      ])
+      const result = await runScript(
+        redis,
+        RECORD_OUTCOME,
+        [...outcomeKeys(id), ...statusKeys(id)],
+        [
+          token,
+          eventJson(at, outcome.event.type, outcome.event.detail),
+          ttl,
+          id,
+          due,
+          webhookEvents.length,
+          ...webhookEvents,
+          ...outcomeFields(outcome, at),
+        ],
+      )
       return result === 1
     },
 
@@ -317,13 +330,18 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
      * in the same step when it does.
      */
     async cancelMessage(id: string, at: Date, webhookEvent?: WebhookEvent): Promise<CancelResult> {
-      const result = await runScript(redis, CANCEL_MESSAGE, [...outcomeKeys(id), ...statusKeys(id)], [
-        eventJson(at, 'canceled', null),
-        at.toISOString(),
-        MESSAGE_RETENTION_SECONDS,
-        id,
-        webhookEvent === undefined ? '' : JSON.stringify(webhookEvent),
-      ])
+      const result = await runScript(
+        redis,
+        CANCEL_MESSAGE,
+        [...outcomeKeys(id), ...statusKeys(id)],
+        [
+          eventJson(at, 'canceled', null),
+          at.toISOString(),
+          MESSAGE_RETENTION_SECONDS,
+          id,
+          webhookEvent === undefined ? '' : JSON.stringify(webhookEvent),
+        ],
+      )
       if (!Array.isArray(result)) throw new Error(`canceling message ${id}: unexpected reply`)
       const [kind, status] = result.map(String)
       if (kind === 'missing') return { kind }

@@ -33,6 +33,7 @@ export async function unpackRawSource(stored: Buffer): Promise<Buffer> {
       return body
     case BROTLI:
       return await decompress(body)
+    case undefined:
     default:
       throw new Error('a stored raw source has an unknown format')
   }

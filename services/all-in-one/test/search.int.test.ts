@@ -138,7 +138,7 @@ describe('message search, raw source and retry', () => {
     running.push(startService(WORKER_MAIN, ['--pool', 'all'], { ...env, SMTP_URL: sink.url }))
 
     const specs = Array.from({ length: COUNT }, (_, i) => specOf(i))
-    const accepted = await json<{ results: { id: string }[] }>('/v1/emails/batch', 'POST', {
+    const accepted = await json<{ results: { id?: string }[] }>('/v1/emails/batch', 'POST', {
       emails: specs.map((spec, i) => emailOf(i, spec)),
     })
     accepted.results.forEach((result, index) => {
@@ -230,7 +230,10 @@ describe('message search, raw source and retry', () => {
           s.spec.stream === 'transactional' &&
           s.spec.reference === 'ref-3',
       ],
-      ['to=r7@example.com&tag=t2', (s) => s.spec.to === 'r7@example.com' && s.spec.tags.includes('t2')],
+      [
+        'to=r7@example.com&tag=t2',
+        (s) => s.spec.to === 'r7@example.com' && s.spec.tags.includes('t2'),
+      ],
       ['status=canceled&stream=mass', (s) => s.expected === 'canceled' && s.spec.stream === 'mass'],
     ]
     for (const [query, matches] of cases) {
@@ -291,10 +294,7 @@ describe('message search, raw source and retry', () => {
     ]
     for (const [query, code, field] of cases) {
       const answer = await call(`/v1/emails?${query}`)
-      expect([answer.status, answer.body], query).toMatchObject([
-        400,
-        { code, details: { field } },
-      ])
+      expect([answer.status, answer.body], query).toMatchObject([400, { code, details: { field } }])
     }
     const unknown = await call('/v1/emails?colour=red')
     expect([unknown.status, unknown.body]).toMatchObject([400, { code: 'VALIDATION_FAILED' }])

@@ -12,7 +12,7 @@ import {
 import type { Queues } from '../../accept-email.js'
 import { AppError } from '../../errors.js'
 import { serverNameOf } from '../../server-name.js'
-import { ErrorSchema, MessageRowSchema, MessageStatusSchema } from './email-schemas.js'
+import { ErrorSchema, MessageRowSchema } from './email-schemas.js'
 import { toRowView } from './emails.js'
 
 export type EmailSearchRoutesOptions = {
@@ -261,7 +261,9 @@ export const emailSearchRoutes: FastifyPluginAsyncTypebox<EmailSearchRoutesOptio
           200: {
             description: 'the message as it went on the wire',
             content: {
-              'message/rfc822': { schema: Type.Unsafe<Buffer>({ type: 'string', format: 'binary' }) },
+              'message/rfc822': {
+                schema: Type.Unsafe<Buffer>({ type: 'string', format: 'binary' }),
+              },
             },
           },
           ...errors(401, 403, 404),
@@ -338,19 +340,13 @@ async function runNow(queues: Queues, stream: Stream, id: string): Promise<void>
     return
   }
   const state = await job.getState()
-  switch (state) {
-    case 'delayed':
-      // A concurrent retry may have promoted it first: then it is no longer delayed, and runs.
-      await job.promote().catch(async (err: unknown) => {
-        if ((await job.getState()) === 'delayed') throw err
-      })
-      return
-    case 'failed':
-    case 'completed':
-      await job.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true })
-      return
-    default:
-      // Waiting, prioritized or active: it runs (or is running) already.
-      return
+  if (state === 'delayed') {
+    // A concurrent retry may have promoted it first: then it is no longer delayed, and runs.
+    await job.promote().catch(async (err: unknown) => {
+      if ((await job.getState()) === 'delayed') throw err
+    })
+  } else if (state === 'failed' || state === 'completed') {
+    await job.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true })
   }
+  // Otherwise (waiting, prioritized, active) it runs, or is running, already.
 }
