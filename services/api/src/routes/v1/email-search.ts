@@ -10,7 +10,7 @@ import {
   type SearchPosition,
 } from '@outbound/store'
 import type { Queues } from '../../accept-email.js'
-import { AppError } from '../../errors.js'
+import { AppError, ERROR_CODES, type ErrorCode } from '../../errors.js'
 import { serverNameOf } from '../../server-name.js'
 import { ErrorSchema, MessageRowSchema } from './email-schemas.js'
 import { toRowView } from './emails.js'
@@ -25,8 +25,19 @@ export type EmailSearchRoutesOptions = {
 const MAX_LIMIT = 100
 const DEFAULT_LIMIT = 20
 
-const errors = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((status) => [status, ErrorSchema]))
+/** An error answer with the codes a route gives with that status (`code` is one of them). */
+function failure(codes: readonly ErrorCode[], note = '') {
+  return Type.Object(
+    {
+      ...ErrorSchema.properties,
+      code: Type.Union(codes.map((code) => Type.Literal(code))),
+    },
+    {
+      description: `${codes.map((code) => `${code}: ${ERROR_CODES[code][1]}`).join('; ')}${note}`,
+    },
+  )
+}
+const AUTH_ERRORS = { 401: failure(['UNAUTHORIZED']), 403: failure(['FORBIDDEN']) }
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) })
 
 const SearchQuerySchema = Type.Object(
@@ -230,7 +241,22 @@ export const emailSearchRoutes: FastifyPluginAsyncTypebox<EmailSearchRoutesOptio
           '`nextCursor` when a combination of filters is sparse (at most 5,000 messages are ' +
           'examined per request).',
         querystring: SearchQuerySchema,
-        response: { 200: SearchPageSchema, ...errors(400, 401, 403) },
+        response: {
+          200: SearchPageSchema,
+          400: failure(
+            [
+              'INVALID_STATUS',
+              'INVALID_STREAM',
+              'INVALID_ADDRESS',
+              'INVALID_TIME_RANGE',
+              'INVALID_LIMIT',
+              'INVALID_CURSOR',
+              'VALIDATION_FAILED',
+            ],
+            '. `details.field` names the parameter.',
+          ),
+          ...AUTH_ERRORS,
+        },
       },
     },
     async (request) => {
@@ -266,7 +292,11 @@ export const emailSearchRoutes: FastifyPluginAsyncTypebox<EmailSearchRoutesOptio
               },
             },
           },
-          ...errors(401, 403, 404),
+          ...AUTH_ERRORS,
+          404: failure(
+            ['MESSAGE_NOT_FOUND', 'RAW_NOT_AVAILABLE'],
+            '. `details.status` is the message status.',
+          ),
         },
       },
     },
@@ -301,7 +331,12 @@ export const emailSearchRoutes: FastifyPluginAsyncTypebox<EmailSearchRoutesOptio
           'NOT_RETRYABLE. The record gets a `retry` event. Of concurrent retries one wins; the ' +
           'others answer 409.',
         params: IdParams,
-        response: { 200: RetriedSchema, ...errors(401, 403, 404, 409) },
+        response: {
+          200: RetriedSchema,
+          ...AUTH_ERRORS,
+          404: failure(['MESSAGE_NOT_FOUND']),
+          409: failure(['NOT_RETRYABLE'], '. `details.status` is the message status.'),
+        },
       },
     },
     async (request) => {
