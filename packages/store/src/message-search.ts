@@ -172,14 +172,24 @@ export function createMessageSearch(redis: Redis | Cluster, prefix = 'outbound')
       const index = await mostSelective(candidateIndexes(filter), top, bottom)
       const chunk = Math.min(limit, Math.ceil(limit / MESSAGE_SHARDS) + 4)
 
-      type Shard = { key: string; buffer: Entry[]; last: SearchPosition | null; done: boolean }
+      type Shard = {
+        key: string
+        buffer: Entry[]
+        last: SearchPosition | null
+        done: boolean
+        /** Entries to read next: grows while filters reject this shard's entries. */
+        size: number
+      }
       const shards: Shard[] = Array.from({ length: MESSAGE_SHARDS }, (_, shard) => ({
         key: keys.messageIndex(shard, index),
         buffer: [],
         last: cursor,
         done: false,
+        size: chunk,
       }))
-      const fill = async (shard: Shard, size: number) => {
+      const fill = async (shard: Shard) => {
+        const size = shard.size
+        shard.size = Math.min(size * 2, 200)
         const entries = await readShard(shard.key, top, bottom, shard.last, size)
         read += entries.length
         if (entries.length < size) shard.done = true
@@ -195,15 +205,10 @@ export function createMessageSearch(redis: Redis | Cluster, prefix = 'outbound')
       const rows: MessageRow[] = []
       let position: SearchPosition | null = cursor
       let read = 0
-      let size = chunk
       for (;;) {
         await Promise.all(
-          shards
-            .filter((shard) => shard.buffer.length === 0 && !shard.done)
-            .map((shard) => fill(shard, size)),
+          shards.filter((shard) => shard.buffer.length === 0 && !shard.done).map(fill),
         )
-        // Chunks grow while filters reject entries, so a sparse match costs few round trips.
-        size = Math.min(size * 2, 200)
         let full = false
         for (;;) {
           let pick: Shard | null = null
