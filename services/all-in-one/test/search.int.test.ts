@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { setTimeout } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -126,7 +127,7 @@ describe('message search, raw source and retry', () => {
     }
     for (let i = 3; i < COUNT; i += 10) replies[`hard${i}@bounce.test`] = '550 5.1.1 no such user'
     sink = await startSmtpSink({ replies })
-    const env = { REDIS_URL: redis.url }
+    const env = { REDIS_URL: redis.url, OUTBOUND_SECRET_KEY: randomBytes(32).toString('base64') }
     const api = await startApi(env)
     running.push(api.child)
     base = api.base
@@ -135,6 +136,11 @@ describe('message search, raw source and retry', () => {
       defaultDailyLimit: 100_000_000,
       retrySchedule: { mass: [] },
     })
+    // The sender's domain signs: the raw source must carry the signature that went out.
+    const { id: aliasDomainId } = await json<{ id: string }>('/v1/alias-domains', 'POST', {
+      name: 'shop.example',
+    })
+    await json(`/v1/alias-domains/${aliasDomainId}/dkim`, 'POST', {})
     running.push(startService(WORKER_MAIN, ['--pool', 'all'], { ...env, SMTP_URL: sink.url }))
 
     const specs = Array.from({ length: COUNT }, (_, i) => specOf(i))
@@ -312,6 +318,7 @@ describe('message search, raw source and retry', () => {
       )
       expect(received).toBeDefined()
       expect(raw.equals(received?.raw ?? Buffer.alloc(0))).toBe(true)
+      expect(raw.toString()).toMatch(/^DKIM-Signature: .*d=shop\.example/m)
     }
     const scheduled = sent.find((s) => s.expected === 'scheduled')
     const none = await call(`/v1/emails/${scheduled?.id ?? ''}/raw`)
