@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest'
 import {
+  createBounceStore,
   createKeys,
   createMessageStore,
   type MessageFilter,
@@ -111,6 +112,15 @@ describe('message search indexes', () => {
     )
     expect(await searchAll({ status: 'sending' })).toEqual([])
     expect(await searchAll({ status: 'sent' })).toEqual(['msg_b'])
+    // A late bounce of its only recipient makes it bounced, in the same step.
+    await createBounceStore(db.redis, db.prefix).updateRecipients(
+      'msg_b',
+      { 'bob@example.com': { status: 'bounced', smtpCode: 550 } },
+      { type: 'bounced', detail: 'late bounce' },
+      new Date(t0.getTime() + 8),
+    )
+    expect(await searchAll({ status: 'sent' })).toEqual([])
+    expect(await searchAll({ status: 'bounced' })).toEqual(['msg_b'])
   })
 
   it('drops entries whose record expired, prunes old entries and lets the index keys expire', async () => {
