@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { beforeEach, describe, expect, it } from 'vitest'
 import {
   createBounceStore,
@@ -6,6 +7,7 @@ import {
   type MessageFilter,
   type MessageStore,
   type NewMessage,
+  packRawSource,
   type SearchPosition,
 } from '@outbound/store'
 import { useTestDatabase } from './helpers/test-redis.js'
@@ -148,6 +150,34 @@ describe('message search indexes', () => {
     await store.createMessage(newMessage(neighbour, t0))
     for (const filter of ['all', 'status:queued', 'from:ann@shop.example', 'to:bob@example.com'])
       expect(await db.redis.zscore(keys.messageIndexOf('msg_old', filter), 'msg_old')).toBeNull()
+  })
+
+  it('keeps the raw source with the commit, for its retention, and nothing at retention 0', async () => {
+    const keys = createKeys(db.prefix)
+    const raw = Buffer.from(`Subject: hi\r\n\r\n${'hello world\r\n'.repeat(200)}`)
+    for (const id of ['msg_kept', 'msg_none']) {
+      await store.createMessage(newMessage(id, t0))
+      await store.claimMessage(id, 'tok', t0)
+      expect(await store.getRawSource(id)).toBeNull()
+    }
+    const packed = await packRawSource(raw)
+    expect(packed.length).toBeLessThan(raw.length / 5)
+    expect(await store.commitHandoff('msg_kept', 'tok', t0, {}, { packed, retentionMs: day })).toBe(
+      true,
+    )
+    expect(await store.getRawSource('msg_kept')).toEqual(raw)
+    const ttl = await db.redis.pttl(keys.messageRaw('msg_kept'))
+    expect(ttl).toBeGreaterThan(day - 60_000)
+    expect(ttl).toBeLessThanOrEqual(day)
+    expect(await store.commitHandoff('msg_none', 'tok', t0, {}, { packed, retentionMs: 0 })).toBe(
+      true,
+    )
+    expect(await store.getRawSource('msg_none')).toBeNull()
+    // Incompressible bytes are kept as they are.
+    const random = randomBytes(4096)
+    const kept = await packRawSource(random)
+    expect(kept.length).toBe(random.length + 1)
+    expect(kept.subarray(1)).toEqual(random)
   })
 
   it('gives a failed message a new round for its softly failed recipients only, once', async () => {
