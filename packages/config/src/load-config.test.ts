@@ -101,6 +101,15 @@ describe('loadWorkerConfig', () => {
     ).toEqual([expect.stringContaining('WEBHOOK_RETRY_SCHEDULE')])
   })
 
+  it('keeps the raw source 7 days unless RAW_RETENTION_DAYS says otherwise (0: none)', () => {
+    expect(loadWorkerConfig(redis).rawRetentionDays).toBe(7)
+    expect(loadWorkerConfig({ ...redis, RAW_RETENTION_DAYS: '0' }).rawRetentionDays).toBe(0)
+    for (const bad of ['-1', '366', 'week'])
+      expect(problems(() => loadWorkerConfig({ ...redis, RAW_RETENTION_DAYS: bad }))).toEqual([
+        expect.stringContaining('RAW_RETENTION_DAYS'),
+      ])
+  })
+
   it('checks the SMTP_URL scheme without echoing the URL', () => {
     const found = problems(() => loadWorkerConfig({ ...redis, SMTP_URL: 'http://user:hunter2@x' }))
     expect(found[0]).toMatch(/SMTP_URL must use one of the schemes smtp, smtps/)

@@ -68,6 +68,8 @@ export type WorkerConfig = Readonly<{
   webhookRetrySchedule: readonly number[] | undefined
   /** PUBLIC_URL without a trailing slash: the base of generated List-Unsubscribe URLs. */
   publicUrl: string | undefined
+  /** RAW_RETENTION_DAYS: how long the exact bytes of a hand-over are kept (0: not kept). */
+  rawRetentionDays: number
 }>
 
 const MIB = 1024 * 1024
@@ -247,6 +249,7 @@ export function loadWorkerConfig(env: Env, argv: readonly string[] = []): Worker
     webhookConcurrency: reader.int('WORKER_CONCURRENCY_WEBHOOKS', 10, 1, 1000),
     webhookRetrySchedule: readRetrySchedule(reader),
     publicUrl: readPublicUrl(reader),
+    rawRetentionDays: reader.int('RAW_RETENTION_DAYS', 7, 0, 365),
   }
   reader.finish()
   return Object.freeze(config)

@@ -4,6 +4,7 @@ import { Compile } from 'typebox/compile'
 import { createKeys } from './keys.js'
 import type { WebhookEvent } from '@outbound/jobs'
 import type { Recipient } from './message-record.js'
+import { moveStatusLua, statusIndexKeys } from './message-index.js'
 import { countingScript, runScript, script } from './scripts.js'
 import { type StatCounts, statsArgs } from './stats-store.js'
 
@@ -114,11 +115,12 @@ end
 return redis.call('ZCARD', KEYS[3])
 `)
 
-// KEYS: message record, events, webhook events, stats hour, stats day. ARGV: updates json, event
-// json, now, counts, hour expiry, day expiry, then webhook events. A late bounce: the recipients
-// named get their new status; a message that was sent becomes bounced once none of its recipients
-// is delivered any more. The webhook events and the stats counts are written in the same step.
-const UPDATE_RECIPIENTS = countingScript(`
+// KEYS: message record, events, webhook events, stats hour, stats day, the status indexes. ARGV:
+// updates json, event json, now, counts, hour expiry, day expiry, then webhook events. A late
+// bounce: the recipients named get their new status; a message that was sent becomes bounced once
+// none of its recipients is delivered any more. The webhook events, the stats counts and the status
+// index move are written in the same step.
+const UPDATE_RECIPIENTS = countingScript(`${moveStatusLua(6)}
 local raw = redis.call('HGET', KEYS[1], 'recipients')
 if not raw then return 0 end
 local recipients = cjson.decode(raw)
@@ -140,7 +142,10 @@ if redis.call('HGET', KEYS[1], 'status') == 'sent' then
   for _, recipient in ipairs(recipients) do
     if recipient.status == 'sent' then delivered = true end
   end
-  if not delivered then redis.call('HSET', KEYS[1], 'status', 'bounced') end
+  if not delivered then
+    redis.call('HSET', KEYS[1], 'status', 'bounced')
+    moveStatus(redis.call('HGET', KEYS[1], 'id'), 'sent', 'bounced')
+  end
 end
 redis.call('RPUSH', KEYS[2], ARGV[2])
 return changed
@@ -290,6 +295,7 @@ export function createBounceStore(redis: Redis | Cluster, prefix = 'outbound') {
           keys.messageEvents(messageId),
           keys.eventsOf(messageId),
           ...stats.keys,
+          ...statusIndexKeys((filter) => keys.messageIndexOf(messageId, filter)),
         ],
         [
           JSON.stringify(updates),

@@ -34,7 +34,21 @@ export {
   MESSAGE_RETENTION_SECONDS,
   type MessageStore,
   type Outcome,
+  type RetryResult,
 } from './message-store.js'
+export {
+  /** Message search over the per-shard indexes: newest first, filtered, a keyset cursor. */
+  createMessageSearch,
+  type MessageFilter,
+  type MessageRow,
+  type MessageSearch,
+  type SearchPage,
+  type SearchPosition,
+} from './message-search.js'
+export {
+  /** The form a raw source is stored in: brotli when it saves a tenth, else as it is. */
+  packRawSource,
+} from './raw-source.js'
 export {
   type AliasDomainRecord,
   type Company,

@@ -63,6 +63,14 @@ export function createKeys(base: string) {
      * recipient and list, however many times the link is used.
      */
     unsubscribedOf: (id: string) => `${base}:{m${messageShard(id)}}:msg:${id}:unsubscribed`,
+    /**
+     * A shard's search index: its messages scored by acceptance time (ms), one sorted set per
+     * filter value (`all`, `status:sent`, `tag:<tag>` …). Written in the same scripts as the records.
+     */
+    messageIndex: (shard: number, filter: string) => `${base}:{m${shard}}:idx:${filter}`,
+    messageIndexOf: (id: string, filter: string) => `${base}:{m${messageShard(id)}}:idx:${filter}`,
+    /** The exact bytes of a message's last hand-over (maybe compressed), kept RAW_RETENTION_DAYS. */
+    messageRaw: (id: string) => `${base}:{m${messageShard(id)}}:msg:${id}:raw`,
     /** The lease that lets one worker process at a time run the sweeper. */
     sweeperLease: () => `${base}:sweeper:lease`,
     // Configuration objects share one hash tag so that a write and its version bump are atomic.

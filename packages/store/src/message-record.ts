@@ -282,7 +282,12 @@ const rateSlotValidator = Compile(RateSlotSchema)
 export type ClaimedMessage = Pick<
   MessageRecord,
   'id' | 'stream' | 'createdAt' | 'attempts' | 'request' | 'recipients'
-> & { content: MessageContent; rateSlot: RateSlot | null }
+> & {
+  content: MessageContent
+  rateSlot: RateSlot | null
+  /** When a failed message was last given a new round of retries on request; absent: never. */
+  retriedAt?: Date
+}
 
 /** The fields a claim reads, in the order parseClaimedMessage takes them. */
 export const CLAIMED_FIELDS = [
@@ -292,6 +297,7 @@ export const CLAIMED_FIELDS = [
   'recipients',
   'content',
   'rateSlot',
+  'retriedAt',
 ] as const
 
 /** A claimed message from the values of CLAIMED_FIELDS; throws CorruptRecordError. */
@@ -300,7 +306,7 @@ export function parseClaimedMessage(
   attempts: number,
   values: readonly (string | null)[],
 ): ClaimedMessage {
-  const [rawStream, createdAt, request, recipients, content, rateSlot] = values
+  const [rawStream, createdAt, request, recipients, content, rateSlot, retriedAt] = values
   const stream = rawStream ?? undefined
   if (!isStream(stream)) throw new CorruptRecordError(id, 'stream')
   return {
@@ -315,6 +321,9 @@ export function parseClaimedMessage(
       rateSlot === null || rateSlot === undefined || rateSlot === ''
         ? null
         : parseJsonField(id, 'rateSlot', rateSlot, rateSlotValidator),
+    ...(retriedAt === null || retriedAt === undefined || retriedAt === ''
+      ? {}
+      : { retriedAt: new Date(retriedAt) }),
   }
 }
 

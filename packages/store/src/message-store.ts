@@ -30,9 +30,13 @@ import {
   CREATE_MESSAGE,
   RECORD_OUTCOME,
   RESERVE_IDEMPOTENCY_KEY,
+  RETRY_MESSAGE,
   runScript,
 } from './scripts.js'
 import { type StatCounts, statsArgs } from './stats-store.js'
+import { unpackRawSource } from './raw-source.js'
+import { createMessageSearch, type MessageSearch } from './message-search.js'
+import { messageIndexes, statusIndex, statusIndexKeys } from './message-index.js'
 
 /** How long a message record is kept once its status is final. */
 export const MESSAGE_RETENTION_SECONDS = 30 * 24 * 3600
@@ -87,6 +91,14 @@ export type Outcome = {
   counts?: StatCounts
 }
 
+export type RetryResult =
+  /** A deferred message is due now: its delayed job should be promoted. */
+  | { kind: 'due-now'; stream: Stream }
+  /** A failed message waits in `queued` again, `recipients` of them pending: it needs a job. */
+  | { kind: 'requeued'; stream: Stream; recipients: number }
+  | { kind: 'missing' }
+  | { kind: 'conflict'; status: MessageStatus }
+
 export type IdempotencyEntry = {
   bodyHash: string
   messageId: string
@@ -140,9 +152,11 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
   const recordKeys = (id: string) => [keys.message(id), keys.messageEvents(id)]
   const scriptKeys = (id: string) => [keys.message(id), keys.messageEvents(id), keys.pendingOf(id)]
   const outcomeKeys = (id: string) => [...scriptKeys(id), keys.eventsOf(id)]
+  const statusKeys = (id: string) => statusIndexKeys((filter) => keys.messageIndexOf(id, filter))
 
   async function createMessage(message: NewMessage): Promise<boolean> {
-    const fields = Object.entries(serializeNewMessage(message)).flat()
+    const serialized = serializeNewMessage(message)
+    const fields = Object.entries(serialized).flat()
     const detail = message.scheduledAt === null ? null : message.scheduledAt.toISOString()
     const due = (message.scheduledAt ?? message.createdAt).getTime()
     // Recipients suppressed at the door are counted with the acceptance.
@@ -150,23 +164,35 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
       accepted: 1,
       suppressed: message.recipients.filter((r) => r.status === 'suppressed').length,
     })
+    const indexes = [...messageIndexes(message, serialized['list']), statusIndex(message.status)]
     const created = await runScript(
       redis,
       CREATE_MESSAGE,
-      [...scriptKeys(message.id), ...stats.keys],
+      [
+        ...scriptKeys(message.id),
+        ...stats.keys,
+        ...indexes.map((filter) => keys.messageIndexOf(message.id, filter)),
+      ],
       [
         message.id,
         due,
         eventJson(message.createdAt, message.status, detail),
         stats.counts,
         ...stats.expiries,
+        message.createdAt.getTime(),
         ...fields,
       ],
     )
     return created === 1
   }
 
+  const search = createMessageSearch(redis, prefix)
+
   return {
+    /** One page of a message search (see createMessageSearch). */
+    searchMessages: (...args: Parameters<MessageSearch['searchMessages']>) =>
+      search.searchMessages(...args),
+
     /** Writes a new record with its first event; false when a record with that id exists. */
     createMessage,
 
@@ -207,18 +233,23 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
      * needs of it in the same step.
      */
     async claimMessage(id: string, token: string, at: Date): Promise<ClaimResult> {
-      const result = await runScript(redis, CLAIM_MESSAGE, scriptKeys(id), [
-        token,
-        at.toISOString(),
-        eventJson(at, 'sending', null),
-        eventJson(
-          at,
-          'sending',
-          'taken over from an attempt that was interrupted before the hand-over',
-        ),
-        id,
-        ...CLAIMED_FIELDS,
-      ])
+      const result = await runScript(
+        redis,
+        CLAIM_MESSAGE,
+        [...scriptKeys(id), ...statusKeys(id)],
+        [
+          token,
+          at.toISOString(),
+          eventJson(at, 'sending', null),
+          eventJson(
+            at,
+            'sending',
+            'taken over from an attempt that was interrupted before the hand-over',
+          ),
+          id,
+          ...CLAIMED_FIELDS,
+        ],
+      )
       if (!Array.isArray(result)) throw new Error(`claiming message ${id}: unexpected reply`)
       const reply: unknown[] = result
       const [kind, first, second, third, request, stream, serverId] = reply
@@ -259,12 +290,21 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
       token: string,
       at: Date,
       handoff: Handoff = {},
+      /** The bytes about to go out, as packRawSource packed them, and how long to keep them. */
+      raw?: { packed: Buffer; retentionMs: number },
     ): Promise<boolean> {
+      const keep = raw !== undefined && raw.retentionMs > 0
       const result = await runScript(
         redis,
         COMMIT_HANDOFF,
-        [keys.message(id)],
-        [token, at.toISOString(), ...handoffFields(handoff)],
+        [keys.message(id), keys.messageRaw(id)],
+        [
+          token,
+          at.toISOString(),
+          keep ? raw.packed : '',
+          keep ? raw.retentionMs : 0,
+          ...handoffFields(handoff),
+        ],
       )
       return result === 1
     },
@@ -282,7 +322,7 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
       const result = await runScript(
         redis,
         RECORD_OUTCOME,
-        [...outcomeKeys(id), ...stats.keys],
+        [...outcomeKeys(id), ...stats.keys, ...statusKeys(id)],
         [
           token,
           eventJson(at, outcome.event.type, outcome.event.detail),
@@ -309,7 +349,7 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
       const result = await runScript(
         redis,
         CANCEL_MESSAGE,
-        [...outcomeKeys(id), ...stats.keys],
+        [...outcomeKeys(id), ...stats.keys, ...statusKeys(id)],
         [
           eventJson(at, 'canceled', null),
           at.toISOString(),
@@ -324,6 +364,33 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
       if (kind === 'missing') return { kind }
       if (!isMessageStatus(status)) throw new Error(`canceling message ${id}: unexpected reply`)
       return kind === 'canceled' ? { kind, previous: status } : { kind: 'conflict', status }
+    },
+
+    /**
+     * Makes a deferred message due now, or gives a failed one a new round of the retry schedule
+     * for its softly failed recipients (one atomic step); the caller then promotes or adds its job.
+     */
+    async retryMessage(id: string, at: Date): Promise<RetryResult> {
+      const result = await runScript(
+        redis,
+        RETRY_MESSAGE,
+        [...scriptKeys(id), ...statusKeys(id)],
+        [id, at.toISOString(), at.getTime()],
+      )
+      if (!Array.isArray(result)) throw new Error(`retrying message ${id}: unexpected reply`)
+      const [kind, second, third] = result.map(String)
+      if (kind === 'missing') return { kind }
+      if (kind === 'conflict' && isMessageStatus(second)) return { kind, status: second }
+      const stream: Stream = second === 'mass' ? 'mass' : 'transactional'
+      if (kind === 'deferred') return { kind: 'due-now', stream }
+      if (kind === 'queued') return { kind: 'requeued', stream, recipients: Number(third) }
+      throw new Error(`retrying message ${id}: unexpected reply ${String(kind)}`)
+    },
+
+    /** The exact bytes of a message's last hand-over; null before one, or after the retention. */
+    async getRawSource(id: string): Promise<Buffer | null> {
+      const stored = await redis.getBuffer(keys.messageRaw(id))
+      return stored === null ? null : await unpackRawSource(stored)
     },
 
     /**

@@ -127,6 +127,21 @@ describe('Outbound on Redis Cluster', () => {
       limit: number
     }[]
     expect(quota.find((q) => q.serverId === 'default')).toMatchObject({ used: 40, limit: 1000 })
+    // The search indexes live in the message shards, and the raw source beside the record.
+    const search = async (query: string) =>
+      ((await (await fetch(`${base}/v1/emails?${query}`)).json()) as { data: { id: string }[] })
+        .data
+    expect((await search('status=sent&stream=mass&limit=100')).map((row) => row.id).sort()).toEqual(
+      results
+        .filter((_, i) => i % 2 === 0)
+        .map(({ id }) => id)
+        .sort(),
+    )
+    expect(await search('to=r7@example.com')).toEqual([
+      expect.objectContaining({ id: results[7]?.id }),
+    ])
+    const raw = await fetch(`${base}/v1/emails/${results[0]?.id ?? ''}/raw`)
+    expect(raw.status).toBe(200)
     // Keys of different messages land on different nodes: the cluster is really used.
     const perNode = ports.map((port) => Number(redisCli(port, 'dbsize').trim()))
     expect(perNode.filter((count) => count > 0).length).toBeGreaterThan(1)

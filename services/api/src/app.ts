@@ -37,6 +37,7 @@ import { healthRoutes } from './routes/health.js'
 import { aliasDomainRoutes } from './routes/v1/alias-domains.js'
 import { companyRoutes } from './routes/v1/companies.js'
 import { emailRoutes } from './routes/v1/emails.js'
+import { emailSearchRoutes } from './routes/v1/email-search.js'
 import { quotaRoutes } from './routes/v1/quota.js'
 import { serverRoutes } from './routes/v1/servers.js'
 import { settingsRoutes } from './routes/v1/settings.js'
@@ -235,6 +236,12 @@ export async function buildApp(deps: AppDeps) {
     extraCa: deps.extraCa,
     resolveTxt: deps.resolveTxt,
   }
+  await app.register(emailSearchRoutes, {
+    store: deps.store,
+    queues: deps.queues,
+    configCache: deps.configCache,
+    now,
+  })
   await app.register(serverRoutes, configDeps)
   await app.register(aliasDomainRoutes, configDeps)
   await app.register(companyRoutes, configDeps)

@@ -28,6 +28,13 @@ export const ERROR_CODES = {
     'a mass message whose one-click unsubscribe the service makes has more than one recipient',
   ],
   INVALID_CSV: [400, 'the CSV cannot be read (the message says where), or has too many rows'],
+  INVALID_STATUS: [400, 'the status filter is not one of the message statuses'],
+  INVALID_TIME_RANGE: [
+    400,
+    'since or until is not an ISO-8601 time with a zone, or since is not before until',
+  ],
+  INVALID_LIMIT: [400, 'limit is not a whole number from 1 to 100'],
+  INVALID_CURSOR: [400, 'cursor is not a nextCursor this API gave'],
   INVALID_IDEMPOTENCY_KEY: [
     400,
     'the Idempotency-Key header is not 1 to 256 visible ASCII characters (spaces inside allowed)',
@@ -53,7 +60,12 @@ export const ERROR_CODES = {
   FORBIDDEN: [403, 'the API key lacks the scope this route needs'],
   NOT_FOUND: [404, 'no such route'],
   MESSAGE_NOT_FOUND: [404, 'no message with this id'],
+  RAW_NOT_AVAILABLE: [
+    404,
+    'no raw source is kept: not handed over yet, or past RAW_RETENTION_DAYS (0: none kept)',
+  ],
   NOT_CANCELLABLE: [409, 'the message was already handed to a server, or has a final status'],
+  NOT_RETRYABLE: [409, 'the message is neither deferred nor failed with recipients left to retry'],
   SERVER_IN_USE: [409, 'the server is the dedicated mass server (settings.massDedicatedServerId)'],
   ALIAS_DOMAIN_IN_USE: [409, 'a company uses this alias domain'],
   ALIAS_DOMAIN_EXISTS: [409, 'an alias domain with this name exists'],

@@ -392,6 +392,8 @@ describe('operations', () => {
         '/v1/emails',
         '/v1/emails/batch',
         '/v1/emails/{id}',
+        '/v1/emails/{id}/raw',
+        '/v1/emails/{id}/retry',
         '/v1/servers',
         '/v1/servers/{id}',
         '/v1/servers/{id}/test',

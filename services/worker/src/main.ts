@@ -161,6 +161,7 @@ async function main(): Promise<void> {
       now: () => new Date(),
       newEventId: () => newId('evt'),
       appendEvent: (event) => eventStream.appendEvent(event),
+      rawRetentionMs: config.rawRetentionDays * 86_400_000,
       log,
     },
     log,

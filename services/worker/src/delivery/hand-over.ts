@@ -1,4 +1,5 @@
 import { refusesMessage } from '@outbound/bounce'
+import { packRawSource } from '@outbound/store'
 import {
   AfterCommitError,
   HandoffRevokedError,
@@ -51,9 +52,14 @@ export async function handOver(
   gated: Gated,
   rendered: Rendered,
   transport: MessageTransport,
-  deps: Pick<DeliverDeps, 'store' | 'now'>,
+  deps: Pick<DeliverDeps, 'store' | 'now' | 'rawRetentionMs'>,
   pace?: () => Promise<void>,
 ): Promise<Ended | { kind: 'revoked' }> {
+  const retentionMs = deps.rawRetentionMs ?? 0
+  // Compressed while the connection opens; stored by the commit, in the same Redis step.
+  const packing = retentionMs > 0 ? packRawSource(rendered.raw) : null
+  // A failure to pack surfaces at the commit; until then it must not be an unhandled rejection.
+  packing?.catch(() => undefined)
   try {
     const result = await transport.send({
       id: message.id,
@@ -61,11 +67,14 @@ export async function handOver(
       raw: rendered.raw,
       // Transactional mail goes before mass mail queued for the same connections.
       urgent: message.stream === 'transactional',
-      commit: () =>
-        deps.store.commitHandoff(message.id, token, deps.now(), {
-          ...sendingFields(sending),
-          dkim: rendered.dkim,
-        }),
+      commit: async () =>
+        deps.store.commitHandoff(
+          message.id,
+          token,
+          deps.now(),
+          { ...sendingFields(sending), dkim: rendered.dkim },
+          packing === null ? undefined : { packed: await packing, retentionMs },
+        ),
       ...(pace === undefined ? {} : { beforeTransaction: pace }),
     })
     return {

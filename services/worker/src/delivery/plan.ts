@@ -29,7 +29,9 @@ export function plan(
   const { request } = message
   const { snapshot } = context
   const maxQueueHours = snapshot.settings.maxQueueHours ?? 72
-  if (now.getTime() - message.createdAt.getTime() > maxQueueHours * 3_600_000) {
+  // A retry on request (POST /v1/emails/:id/retry) starts the queue time again.
+  const queuedSince = message.retriedAt ?? message.createdAt
+  if (now.getTime() - queuedSince.getTime() > maxQueueHours * 3_600_000) {
     return {
       kind: 'ended',
       outcome: {

@@ -45,6 +45,8 @@ export type DeliverDeps = {
   newEventId: () => string
   /** Appends an event that reports no message outcome (quota warnings) to the event stream. */
   appendEvent: (event: WebhookEvent) => Promise<void>
+  /** How long the bytes of a hand-over are kept for GET /v1/emails/:id/raw; 0 or absent: not kept. */
+  rawRetentionMs?: number
   log: Logger
 }
 

@@ -118,6 +118,12 @@ export const MessageSchema = Type.Object({
     Type.String({ description: 'the mailing list of a mass message; null for transactional' }),
   ),
   serverId: Nullable(Type.String()),
+  serverName: Nullable(
+    Type.String({
+      description:
+        'the name of that server in the current configuration (null before a hand-over, or once the server is deleted)',
+    }),
+  ),
   routing: Nullable(Type.Object({ step: Type.String(), reason: Type.String() })),
   dkim: Nullable(
     Type.Object(
@@ -161,5 +167,9 @@ export const MessageSchema = Type.Object({
   ),
 })
 export type MessageView = Static<typeof MessageSchema>
+
+/** A search row: the record without its events (and, as always, without its bodies). */
+export const MessageRowSchema = Type.Omit(MessageSchema, ['events'])
+export type MessageRowView = Static<typeof MessageRowSchema>
 
 export const CanceledSchema = Type.Object({ id: Type.String(), status: Type.Literal('canceled') })

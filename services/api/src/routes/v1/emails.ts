@@ -19,6 +19,7 @@ import {
   readIdempotencyKey,
 } from '../../accept-email.js'
 import { resolveReferences } from '../../resolve-references.js'
+import { serverNameOf } from '../../server-name.js'
 import { AppError } from '../../errors.js'
 import { schemaError } from '../../plugins/error-handler.js'
 import { type ValidatedEmail, validateEmail } from '../../validate-email.js'
@@ -29,6 +30,7 @@ import {
   ErrorSchema,
   MAX_BATCH_SIZE,
   MessageSchema,
+  type MessageRowView,
   type MessageView,
   SendBatchSchema,
   SendEmailSchema,
@@ -50,7 +52,16 @@ const errors = (...statuses: number[]) =>
   Object.fromEntries(statuses.map((status) => [status, ErrorSchema]))
 const sendEmailValidator = Compile(SendEmailSchema)
 
-function toView(record: MessageRecord): MessageView {
+/** A record as the API shows it; `serverName` is the name of its server in the current config. */
+export function toView(record: MessageRecord, serverName: string | null): MessageView {
+  return { ...toRowView(record, serverName), events: record.events }
+}
+
+/** A record without its events, as search rows show it. */
+export function toRowView(
+  record: Omit<MessageRecord, 'events'>,
+  serverName: string | null,
+): MessageRowView {
   const { request } = record
   return {
     id: record.id,
@@ -68,6 +79,7 @@ function toView(record: MessageRecord): MessageView {
     subject: request.subject,
     list: request.list ?? null,
     serverId: record.serverId,
+    serverName,
     routing: record.routing,
     dkim: record.dkim,
     warnings: record.warnings,
@@ -90,7 +102,6 @@ function toView(record: MessageRecord): MessageView {
         diagnostic,
       }),
     ),
-    events: record.events,
   }
 }
 
@@ -219,7 +230,7 @@ export const emailRoutes: FastifyPluginAsyncTypebox<EmailRoutesOptions> = async 
       const record = await options.store.getMessage(request.params.id)
       if (record === null)
         throw new AppError('MESSAGE_NOT_FOUND', `no message ${request.params.id}`)
-      return toView(record)
+      return toView(record, serverNameOf(options.configCache.current(), record.serverId))
     },
   )
 

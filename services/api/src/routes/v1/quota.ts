@@ -14,6 +14,9 @@ export type QuotaRoutesOptions = {
 const QuotaSchema = Type.Object({
   serverId: Type.String({ description: '`default` for the built-in default server' }),
   name: Type.String(),
+  serverName: Type.String({
+    description: 'the same as `name`; named as in message records, so a `read` key can match them',
+  }),
   limit: Nullable(Type.Integer({ description: 'null: unlimited' })),
   used: Type.Integer({ description: 'units (recipients) handed over in this window' }),
   remaining: Nullable(Type.Integer()),
@@ -45,6 +48,7 @@ export const quotaRoutes: FastifyPluginAsyncTypebox<QuotaRoutesOptions> = async 
       const report = await quotaReport(snapshot, options.quota, options.now(), options.serverStates)
       return report.map(({ state, ...entry }) => ({
         ...entry,
+        serverName: entry.name,
         state:
           entry.serverId === 'default'
             ? null
