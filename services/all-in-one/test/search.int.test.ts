@@ -372,6 +372,8 @@ describe('message search, raw source and retry', () => {
       subject: 'Failed once',
       text: 'hello',
       stream: 'mass',
+      // Several recipients on one mass message: only with the caller's own unsubscribe header.
+      headers: { 'List-Unsubscribe': '<mailto:unsubscribe@shop.example>' },
     })
     type Message = {
       status: string
