@@ -37,6 +37,8 @@ export type MessageSummary = {
   metadata: Readonly<Record<string, string>>
   subject: string
   to: readonly string[]
+  /** Sent with a sandbox key (never handed to a server). */
+  sandbox: boolean
 }
 
 type RecipientFacts = {

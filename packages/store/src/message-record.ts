@@ -107,6 +107,8 @@ export type NewMessage = {
   request: MessageRequest
   content: MessageContent
   recipients: Recipient[]
+  /** Sent with a sandbox key: runs the whole pipeline but is never handed to a server. */
+  sandbox?: boolean
 }
 
 /**
@@ -116,8 +118,9 @@ export type NewMessage = {
  */
 export type Handoff = 'connecting' | 'committing'
 
-export type MessageRecord = Omit<NewMessage, 'status' | 'content'> & {
+export type MessageRecord = Omit<NewMessage, 'status' | 'content' | 'sandbox'> & {
   status: MessageStatus
+  sandbox: boolean
   attempts: number
   handoff: Handoff | null
   committedAt: Date | null
@@ -163,6 +166,7 @@ export const RECORD_FIELDS = [
   'warnings',
   'request',
   'recipients',
+  'sandbox',
 ] as const
 
 const validators = {
@@ -220,6 +224,8 @@ export function serializeNewMessage(message: NewMessage): Record<string, string>
     request: JSON.stringify(message.request),
     content: JSON.stringify(message.content),
     recipients: JSON.stringify(message.recipients),
+    // Written once, at acceptance, and never changed: no attempt can lose it.
+    ...(message.sandbox === true ? { sandbox: '1' } : {}),
   }
 }
 
@@ -258,6 +264,7 @@ export function parseMessageRecord(
     request: parseJsonField(id, 'request', fields['request'] ?? '', validators.request),
     recipients: parseJsonField(id, 'recipients', fields['recipients'] ?? '', validators.recipients),
     events: events.map((event) => parseJsonField(id, 'events', event, validators.event)),
+    sandbox: fields['sandbox'] === '1',
   }
 }
 
@@ -279,7 +286,7 @@ const rateSlotValidator = Compile(RateSlotSchema)
 /** What a delivery attempt needs of a message, read with its claim. */
 export type ClaimedMessage = Pick<
   MessageRecord,
-  'id' | 'stream' | 'createdAt' | 'attempts' | 'request' | 'recipients'
+  'id' | 'stream' | 'createdAt' | 'attempts' | 'request' | 'recipients' | 'sandbox'
 > & { content: MessageContent; rateSlot: RateSlot | null }
 
 /** The fields a claim reads, in the order parseClaimedMessage takes them. */
@@ -290,6 +297,7 @@ export const CLAIMED_FIELDS = [
   'recipients',
   'content',
   'rateSlot',
+  'sandbox',
 ] as const
 
 /** A claimed message from the values of CLAIMED_FIELDS; throws CorruptRecordError. */
@@ -298,7 +306,7 @@ export function parseClaimedMessage(
   attempts: number,
   values: readonly (string | null)[],
 ): ClaimedMessage {
-  const [rawStream, createdAt, request, recipients, content, rateSlot] = values
+  const [rawStream, createdAt, request, recipients, content, rateSlot, sandbox] = values
   const stream = rawStream ?? undefined
   if (!isStream(stream)) throw new CorruptRecordError(id, 'stream')
   return {
@@ -313,6 +321,7 @@ export function parseClaimedMessage(
       rateSlot === null || rateSlot === undefined || rateSlot === ''
         ? null
         : parseJsonField(id, 'rateSlot', rateSlot, rateSlotValidator),
+    sandbox: sandbox === '1',
   }
 }
 
@@ -328,11 +337,12 @@ export function parseRecipients(id: string, raw: string): Recipient[] {
 
 /** What every webhook email event says of its message (CONTRACT.md, Webhooks). */
 export function messageSummary(
-  message: Pick<MessageRecord, 'id' | 'stream' | 'request'>,
+  message: Pick<MessageRecord, 'id' | 'stream' | 'request'> & { sandbox?: boolean },
   serverId: string | null,
 ): MessageSummary {
   const { request } = message
   return {
+    sandbox: message.sandbox === true,
     messageId: message.id,
     stream: message.stream,
     serverId,

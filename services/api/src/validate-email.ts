@@ -23,6 +23,8 @@ export type ValidatedEmail = {
   reference: string | null
   tags: string[]
   metadata: Record<string, string>
+  /** Sent with a sandbox key (set by the route, not the request body): never handed to a server. */
+  sandbox?: boolean
 }
 
 const MAX_SCHEDULE_AHEAD_MS = 30 * 24 * 3600 * 1000

@@ -138,6 +138,8 @@ async function main(): Promise<void> {
     deliver: {
       store,
       transports,
+      // A sandbox key's mail: always the file outbox, even when SMTP_URL is set.
+      sandboxOutbox: createFileOutbox(config.outboxDir),
       routing: createRoutingContext(configCache),
       quota,
       quotaWindow: createWindowCache(),

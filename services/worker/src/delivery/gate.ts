@@ -4,6 +4,7 @@ import { quotaWarningEvent } from '@outbound/jobs'
 import type { Outcome, Recipient } from '@outbound/store'
 import { reserveDailyQuota } from './daily-quota.js'
 import { outcomeEvents } from './events.js'
+import { sandboxSuppressions } from './sandbox.js'
 import {
   type Attempt,
   type DeliverDeps,
@@ -63,13 +64,14 @@ export async function gate(
 ): Promise<{ kind: 'gated'; gated: Gated } | Verdict | Ended> {
   const waiting = message.recipients.filter(isWaiting)
   const { settings } = deps.routing().snapshot
-  const [suppressed, quota] = await Promise.all([
+  const [listed, quota] = await Promise.all([
     deps.bounces.suppressedAmong(waiting.map((r) => normalizeAddressText(r.address))),
     reserveDailyQuota(deps.quota, deps.quotaWindow, {
       serverId: sending.serverId,
       // A warm-up schedule's limit for today, else the server's daily limit (DOMAIN.md §8).
-      limit:
-        sending.server === null
+      limit: message.sandbox
+        ? null
+        : sending.server === null
           ? settings.defaultDailyLimit
           : limitInForce(sending.server, deps.now(), settings.quotaTimezone),
       stream: message.stream,
@@ -81,6 +83,12 @@ export async function gate(
       waitingMember: `${message.stream}:${message.id}`,
     }),
   ])
+  const suppressed = message.sandbox
+    ? sandboxSuppressions(
+        waiting.map((r) => normalizeAddressText(r.address)),
+        listed,
+      )
+    : listed
   const recipients: Recipient[] = message.recipients.map((r) =>
     isWaiting(r) && suppressed.has(normalizeAddressText(r.address))
       ? {

@@ -17,12 +17,15 @@ import type { ServerStates } from '../server-states.js'
 import type { RoutingContext } from '../routing-context.js'
 import type { Signer } from '../sign-message.js'
 import type { DmarcPolicyOf } from '../dmarc-policies.js'
+import type { MessageTransport } from '../transports/message-transport.js'
 import type { TransportRegistry } from '../transports/transport-registry.js'
 
 export type DeliverDeps = {
   store: MessageStore
   /** The transport of each server, and of the built-in default server (SMTP_URL or the outbox). */
   transports: TransportRegistry
+  /** The file outbox a sandbox key's mail is written to, whatever server the routing chose. */
+  sandboxOutbox: MessageTransport
   /** The configuration the waterfall reads (a cached snapshot: no Redis read per message). */
   routing: () => RoutingContext
   quota: QuotaStore

@@ -80,6 +80,7 @@ function toView(record: MessageRecord): MessageView {
     reference: request.reference,
     tags: request.tags,
     metadata: request.metadata,
+    sandbox: record.sandbox,
     recipients: record.recipients.map(
       ({ address, status, smtpCode, enhancedCode, diagnostic }) => ({
         address,
@@ -121,7 +122,7 @@ export const emailRoutes: FastifyPluginAsyncTypebox<EmailRoutesOptions> = async 
       const key = readIdempotencyKey(request.headers['idempotency-key'])
       const at = now()
       const [email] = await markSuppressed(options.bounces, [
-        validateEmail(request.body, limits, at),
+        { ...validateEmail(request.body, limits, at), sandbox: request.sandbox },
       ])
       if (email === undefined || email instanceof AppError) throw email ?? new Error('no email')
       const references = await resolveReferences(options.configCache, email)
@@ -165,7 +166,7 @@ export const emailRoutes: FastifyPluginAsyncTypebox<EmailRoutesOptions> = async 
         try {
           if (!sendEmailValidator.Check(item))
             throw schemaError(sendEmailValidator.Errors(item), `emails[${index}]`, SendEmailSchema)
-          validated.push(validateEmail(item, limits, at))
+          validated.push({ ...validateEmail(item, limits, at), sandbox: request.sandbox })
         } catch (err) {
           validated.push(itemError(err))
         }
