@@ -18,7 +18,8 @@ export function retryAfterMs(header: string | null, now: number = Date.now()): n
   if (header === null) return null
   const value = header.trim()
   if (/^\d+$/.test(value)) return Number(value) * 1000
-  const at = Date.parse(value)
+  // An HTTP date names its month (Date.parse alone would read "1.5" or "-1" as dates).
+  const at = /[a-z]{3}/i.test(value) ? Date.parse(value) : Number.NaN
   return Number.isNaN(at) ? null : Math.max(0, at - now)
 }
 
