@@ -37,8 +37,11 @@ export type MessageSummary = {
   metadata: Readonly<Record<string, string>>
   subject: string
   to: readonly string[]
-  /** Sent with a sandbox key (never handed to a server). */
-  sandbox: boolean
+  /**
+   * Present on sandbox mail only (never handed to a server); absent otherwise, so that the bodies
+   * of ordinary mail are unchanged.
+   */
+  sandbox?: true
 }
 
 type RecipientFacts = {

@@ -342,7 +342,7 @@ export function messageSummary(
 ): MessageSummary {
   const { request } = message
   return {
-    sandbox: message.sandbox === true,
+    ...(message.sandbox === true ? { sandbox: true as const } : {}),
     messageId: message.id,
     stream: message.stream,
     serverId,

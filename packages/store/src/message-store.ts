@@ -228,7 +228,7 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
             metadata: held.metadata,
             subject: held.subject,
             to: held.to,
-            sandbox: sandbox === '1',
+            ...(sandbox === '1' ? { sandbox: true as const } : {}),
           },
         }
       }

@@ -194,7 +194,6 @@ describe('claim', () => {
         reference: null,
         tags: [],
         metadata: {},
-        sandbox: false,
         subject: 'Hello',
         to: [],
       },
