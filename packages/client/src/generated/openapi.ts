@@ -192,7 +192,7 @@ export interface paths {
     put?: never
     /**
      * Send an email
-     * @description Validates, stores and enqueues one email; answers 202 once its job is durably in Redis. With `Idempotency-Key`, a repeat with the same body answers the same for 24 h.
+     * @description Validates, stores and enqueues one email; answers 202 once its job is durably in Redis. With `Idempotency-Key`, a repeat with the same body answers the same for 24 h. With a sandbox key, the message runs the whole pipeline but is written to the file outbox, never handed to a server; `simulator.test` recipients act out an outcome.
      */
     post: {
       parameters: {

@@ -112,7 +112,9 @@ export const emailRoutes: FastifyPluginAsyncTypebox<EmailRoutesOptions> = async 
         summary: 'Send an email',
         description:
           'Validates, stores and enqueues one email; answers 202 once its job is durably in Redis. ' +
-          'With `Idempotency-Key`, a repeat with the same body answers the same for 24 h.',
+          'With `Idempotency-Key`, a repeat with the same body answers the same for 24 h. ' +
+          'With a sandbox key, the message runs the whole pipeline but is written to the file ' +
+          'outbox, never handed to a server; `simulator.test` recipients act out an outcome.',
         headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String()) }),
         body: SendEmailSchema,
         response: { 202: AcceptedSchema, ...errors(400, 401, 403, 409, 413, 415, 422, 503) },
