@@ -146,6 +146,11 @@ describe('sandbox keys', () => {
       routed: await send(sandbox, mail('carol@example.com')),
       forced: await send(sandbox, mail('dave@example.com', { serverId })),
     }
+    const batch = await sandbox.POST('/v1/emails/batch', {
+      body: { emails: [mail('frank@example.com'), mail('grace@example.com', { serverId })] },
+    })
+    const batchIds = (batch.data?.results ?? []).flatMap((r) => ('id' in r ? [r.id] : []))
+    expect(batchIds).toHaveLength(2)
     // The control: the same mail from an ordinary key does reach the configured server.
     const control = await send(admin, mail('erin@example.com'))
     await serverSink.waitForMessages(1, 30_000)
@@ -168,10 +173,20 @@ describe('sandbox keys', () => {
     expect(defer.events.map((event) => event.type)).toContain('deferred')
     expect(suppressed.recipients[0]?.status).toBe('suppressed')
 
-    for (const record of [delivered, bounce, defer, complaint, suppressed, routed, forced]) {
+    const batched = await Promise.all(batchIds.map((id) => settled(id, ['sent'])))
+    for (const record of [
+      delivered,
+      bounce,
+      defer,
+      complaint,
+      suppressed,
+      routed,
+      forced,
+      ...batched,
+    ]) {
       expect(record.sandbox).toBe(true)
     }
-    for (const record of [delivered, defer, complaint, routed, forced]) {
+    for (const record of [delivered, defer, complaint, routed, forced, ...batched]) {
       expect(record.serverId).toBe('sandbox')
       expect(record.routing?.reason).toContain('sandbox key: not handed to production')
       expect(record.headerFrom).toContain('shop.example')
