@@ -155,6 +155,7 @@ export default tseslint.config(
       'packages/testing/src/**/*.ts',
       'services/bench/src/**/*.ts',
       'scripts/**/*.mjs',
+      'packages/client/{scripts,test}/*.mjs',
     ],
     rules: { 'no-restricted-properties': 'off' },
   },
@@ -168,7 +169,16 @@ export default tseslint.config(
     },
   },
   {
-    files: ['eslint.config.js', 'scripts/**/*.mjs'],
+    files: ['eslint.config.js', 'scripts/**/*.mjs', 'packages/client/{scripts,test}/*.mjs'],
     extends: [tseslint.configs.disableTypeChecked],
+  },
+  {
+    // The client's generator and its plain-JavaScript test run under Node.
+    files: ['packages/client/{scripts,test}/*.mjs'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        ['process', 'console', 'fetch', 'URL', 'setTimeout'].map((name) => [name, 'readonly']),
+      ),
+    },
   },
 )

@@ -63,3 +63,11 @@ export {
   type ComplaintRateLevel,
   COMPLAINT_RATE_THRESHOLDS,
 } from './complaint-rate.js'
+export {
+  SIMULATOR_DOMAIN,
+  type SimulatedOutcome,
+  /** What a sandbox key's mail to a `simulator.test` address acts out; null for other addresses. */
+  simulatedOutcome,
+  /** The reply a simulator recipient gets on an attempt; null when it is accepted. */
+  simulatedRefusal,
+} from './simulator.js'

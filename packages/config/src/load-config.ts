@@ -1,7 +1,11 @@
 import { type Env, EnvReader } from './parse.js'
 import { parseClusterUrl, parseSentinelUrl } from './redis-url.js'
 
-export const SCOPES = ['send', 'read', 'admin'] as const
+/**
+ * `sandbox` gives no route of its own: it marks a key whose mail runs the whole pipeline but is
+ * never handed to a server (CONTRACT.md, Sandbox keys).
+ */
+export const SCOPES = ['send', 'read', 'admin', 'sandbox'] as const
 export type Scope = (typeof SCOPES)[number]
 
 export type ApiKey = Readonly<{ name: string; scopes: readonly Scope[]; secret: string }>

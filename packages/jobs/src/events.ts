@@ -37,6 +37,11 @@ export type MessageSummary = {
   metadata: Readonly<Record<string, string>>
   subject: string
   to: readonly string[]
+  /**
+   * Present on sandbox mail only (never handed to a server); absent otherwise, so that the bodies
+   * of ordinary mail are unchanged.
+   */
+  sandbox?: true
 }
 
 type RecipientFacts = {

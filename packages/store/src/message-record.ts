@@ -109,6 +109,8 @@ export type NewMessage = {
   request: MessageRequest
   content: MessageContent
   recipients: Recipient[]
+  /** Sent with a sandbox key: runs the whole pipeline but is never handed to a server. */
+  sandbox?: boolean
 }
 
 /**
@@ -118,8 +120,9 @@ export type NewMessage = {
  */
 export type Handoff = 'connecting' | 'committing'
 
-export type MessageRecord = Omit<NewMessage, 'status' | 'content'> & {
+export type MessageRecord = Omit<NewMessage, 'status' | 'content' | 'sandbox'> & {
   status: MessageStatus
+  sandbox: boolean
   attempts: number
   handoff: Handoff | null
   committedAt: Date | null
@@ -165,6 +168,7 @@ export const RECORD_FIELDS = [
   'warnings',
   'request',
   'recipients',
+  'sandbox',
 ] as const
 
 const validators = {
@@ -222,6 +226,8 @@ export function serializeNewMessage(message: NewMessage): Record<string, string>
     request: JSON.stringify(message.request),
     content: JSON.stringify(message.content),
     recipients: JSON.stringify(message.recipients),
+    // Written once, at acceptance, and never changed: no attempt can lose it.
+    ...(message.sandbox === true ? { sandbox: '1' } : {}),
   }
 }
 
@@ -260,6 +266,7 @@ export function parseMessageRecord(
     request: parseJsonField(id, 'request', fields['request'] ?? '', validators.request),
     recipients: parseJsonField(id, 'recipients', fields['recipients'] ?? '', validators.recipients),
     events: events.map((event) => parseJsonField(id, 'events', event, validators.event)),
+    sandbox: fields['sandbox'] === '1',
   }
 }
 
@@ -281,7 +288,7 @@ const rateSlotValidator = Compile(RateSlotSchema)
 /** What a delivery attempt needs of a message, read with its claim. */
 export type ClaimedMessage = Pick<
   MessageRecord,
-  'id' | 'stream' | 'createdAt' | 'attempts' | 'request' | 'recipients'
+  'id' | 'stream' | 'createdAt' | 'attempts' | 'request' | 'recipients' | 'sandbox'
 > & {
   content: MessageContent
   rateSlot: RateSlot | null
@@ -298,6 +305,7 @@ export const CLAIMED_FIELDS = [
   'content',
   'rateSlot',
   'retriedAt',
+  'sandbox',
 ] as const
 
 /** A claimed message from the values of CLAIMED_FIELDS; throws CorruptRecordError. */
@@ -306,7 +314,7 @@ export function parseClaimedMessage(
   attempts: number,
   values: readonly (string | null)[],
 ): ClaimedMessage {
-  const [rawStream, createdAt, request, recipients, content, rateSlot, retriedAt] = values
+  const [rawStream, createdAt, request, recipients, content, rateSlot, retriedAt, sandbox] = values
   const stream = rawStream ?? undefined
   if (!isStream(stream)) throw new CorruptRecordError(id, 'stream')
   return {
@@ -324,6 +332,7 @@ export function parseClaimedMessage(
     ...(retriedAt === null || retriedAt === undefined || retriedAt === ''
       ? {}
       : { retriedAt: new Date(retriedAt) }),
+    sandbox: sandbox === '1',
   }
 }
 
@@ -339,11 +348,12 @@ export function parseRecipients(id: string, raw: string): Recipient[] {
 
 /** What every webhook email event says of its message (CONTRACT.md, Webhooks). */
 export function messageSummary(
-  message: Pick<MessageRecord, 'id' | 'stream' | 'request'>,
+  message: Pick<MessageRecord, 'id' | 'stream' | 'request'> & { sandbox?: boolean },
   serverId: string | null,
 ): MessageSummary {
   const { request } = message
   return {
+    ...(message.sandbox === true ? { sandbox: true as const } : {}),
     messageId: message.id,
     stream: message.stream,
     serverId,

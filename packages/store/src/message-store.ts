@@ -252,7 +252,7 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
       )
       if (!Array.isArray(result)) throw new Error(`claiming message ${id}: unexpected reply`)
       const reply: unknown[] = result
-      const [kind, first, second, third, request, stream, serverId] = reply
+      const [kind, first, second, third, request, stream, serverId, sandbox] = reply
       if (kind === 'claimed' && Array.isArray(second)) {
         const values = second.map((value) => (typeof value === 'string' ? value : null))
         return { kind, message: parseClaimedMessage(id, Number(first), values) }
@@ -274,6 +274,7 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
             metadata: held.metadata,
             subject: held.subject,
             to: held.to,
+            ...(sandbox === '1' ? { sandbox: true as const } : {}),
           },
         }
       }

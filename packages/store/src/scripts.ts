@@ -78,8 +78,8 @@ local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {'missing'} end
 if status == 'sending' then
   if redis.call('HGET', KEYS[1], 'handoff') == 'committing' then
-    local held = redis.call('HMGET', KEYS[1], 'token', 'committedAt', 'recipients', 'request', 'stream', 'serverId')
-    return {'committing', held[1], held[2], held[3], held[4], held[5], held[6]}
+    local held = redis.call('HMGET', KEYS[1], 'token', 'committedAt', 'recipients', 'request', 'stream', 'serverId', 'sandbox')
+    return {'committing', held[1], held[2], held[3], held[4], held[5], held[6], held[7]}
   end
 elseif status ~= 'queued' and status ~= 'scheduled' and status ~= 'deferred' then
   return {'final', status}

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createOutboundClient, type paths } from '@outbound/client'
 import {
   deleteKeysWithPrefix,
   freePort,
@@ -41,25 +42,24 @@ async function stop(process: Running): Promise<number | null> {
   return await process.exited
 }
 
-async function sendEmail(base: string, body: object) {
-  const response = await fetch(`${base}/v1/emails`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  })
-  return {
-    status: response.status,
-    body: (await response.json()) as { id: string; status: string },
-  }
+// The API as its users call it: the typed client (no keys here: auth is off on loopback).
+type SendBody = paths['/v1/emails']['post']['requestBody']['content']['application/json']
+
+async function sendEmail(base: string, body: SendBody) {
+  const { data, error, response } = await createOutboundClient({ baseUrl: base }).POST(
+    '/v1/emails',
+    { body },
+  )
+  if (data === undefined) throw new Error(`send refused: ${JSON.stringify(error)}`)
+  return { status: response.status, body: data }
 }
 
 async function readMessage(base: string, id: string) {
-  const response = await fetch(`${base}/v1/emails/${id}`)
-  return (await response.json()) as {
-    status: string
-    smtpResponse: string | null
-    events: { type: string }[]
-  }
+  const { data, error } = await createOutboundClient({ baseUrl: base }).GET('/v1/emails/{id}', {
+    params: { path: { id } },
+  })
+  if (data === undefined) throw new Error(`read refused: ${JSON.stringify(error)}`)
+  return data
 }
 
 async function waitForReady(base: string, running: Running) {
@@ -140,28 +140,27 @@ describe('the api and worker processes', () => {
     const api = run([API_MAIN], env)
     const worker = run([WORKER_MAIN, '--pool', 'all'], env)
     const base = `http://127.0.0.1:${port}`
-    const admin = async (method: string, path: string, body: object) => {
-      const response = await fetch(`${base}${path}`, {
-        method,
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      })
-      return (await response.json()) as { id: string }
-    }
+    const client = createOutboundClient({ baseUrl: base })
     try {
       await waitForReady(base, api)
-      const server = await admin('POST', '/v1/servers', {
-        name: 'first',
-        host: '127.0.0.1',
-        port: first.port,
-        security: 'none',
-        fromFilter: 'shop.example',
+      const { data: server } = await client.POST('/v1/servers', {
+        body: {
+          name: 'first',
+          host: '127.0.0.1',
+          port: first.port,
+          security: 'none',
+          fromFilter: 'shop.example',
+        },
       })
       const mail = { from: 'ann@shop.example', to: 'bob@example.com', subject: 'Routed', text: 'x' }
       await sendEmail(base, mail)
       await first.waitForMessages(1, 20_000)
 
-      await admin('PATCH', `/v1/servers/${server.id}`, { port: second.port })
+      const patched = await client.PATCH('/v1/servers/{id}', {
+        params: { path: { id: server?.id ?? '' } },
+        body: { port: second.port },
+      })
+      expect(patched.data?.port).toBe(second.port)
       // CONTRACT.md: configuration changes reach running workers within a second.
       await new Promise((resolve) => setTimeout(resolve, 1000))
       const sent = await sendEmail(base, mail)

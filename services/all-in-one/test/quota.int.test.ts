@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createOutboundClient, type OutboundClient } from '@outbound/client'
 import {
   deleteKeysWithPrefix,
   type SmtpSink,
@@ -15,15 +16,14 @@ let redis: TestRedis
 let sink: SmtpSink
 const children: ChildProcess[] = []
 let base = ''
+// The API as its users call it: the typed client.
+let client: OutboundClient
 
-async function api<T>(method: string, path: string, body?: object): Promise<T> {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    ...(body === undefined
-      ? {}
-      : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-  })
-  return (await response.json()) as T
+/** A call's success body; a refusal fails the test with the API's error. */
+async function ok<T>(call: Promise<{ data?: T; error?: unknown }>): Promise<T> {
+  const { data, error } = await call
+  if (data === undefined) throw new Error(`refused: ${JSON.stringify(error)}`)
+  return data
 }
 
 beforeAll(async () => {
@@ -34,6 +34,7 @@ beforeAll(async () => {
   const api = await startApi(env)
   children.push(api.child)
   base = api.base
+  client = createOutboundClient({ baseUrl: base })
 })
 afterAll(async () => {
   await Promise.all(children.map((child) => stopService(child)))
@@ -44,31 +45,31 @@ afterAll(async () => {
 
 describe('the daily quota with four worker processes', () => {
   it('delivers exactly 100 of 300 messages and defers 200 to the reset', async () => {
-    const server = await api<{ id: string }>('POST', '/v1/servers', {
-      name: 'limited',
-      host: '127.0.0.1',
-      port: sink.port,
-      security: 'none',
-      dailyLimit: 100,
-    })
+    const server = await ok(
+      client.POST('/v1/servers', {
+        body: {
+          name: 'limited',
+          host: '127.0.0.1',
+          port: sink.port,
+          security: 'none',
+          dailyLimit: 100,
+        },
+      }),
+    )
     const emails = Array.from({ length: 300 }, (_, i) => ({
       from: 'ann@shop.example',
       to: `r${i}@example.com`,
       subject: `${i}`,
       text: 'x',
     }))
-    const { results } = await api<{ results: { id: string }[] }>('POST', '/v1/emails/batch', {
-      emails,
-    })
-    const ids = results.map((r) => r.id)
+    const { results } = await ok(client.POST('/v1/emails/batch', { body: { emails } }))
+    const ids = results.flatMap((r) => ('id' in r ? [r.id] : []))
     expect(ids).toHaveLength(300)
 
     const statuses = await waitFor(
       async () => {
         const all = await Promise.all(
-          ids.map((id) =>
-            api<{ status: string; deferredUntil: string | null }>('GET', `/v1/emails/${id}`),
-          ),
+          ids.map((id) => ok(client.GET('/v1/emails/{id}', { params: { path: { id } } }))),
         )
         const sent = all.filter((m) => m.status === 'sent').length
         const deferred = all.filter((m) => m.status === 'deferred').length
@@ -79,12 +80,7 @@ describe('the daily quota with four worker processes', () => {
     expect(statuses.filter((m) => m.status === 'sent')).toHaveLength(100)
     expect(sink.messages).toHaveLength(100)
 
-    const [quota] = (
-      await api<{ serverId: string; used: number; remaining: number; resetsAt: string }[]>(
-        'GET',
-        '/v1/quota',
-      )
-    ).filter((q) => q.serverId === server.id)
+    const [quota] = (await ok(client.GET('/v1/quota'))).filter((q) => q.serverId === server.id)
     expect(quota).toMatchObject({ used: 100, remaining: 0 })
     const resetsAt = Date.parse(quota?.resetsAt ?? '')
     const nextUtcMidnight = new Date().setUTCHours(24, 0, 0, 0)

@@ -68,6 +68,7 @@ function newMessage(
     scheduledAt: email.scheduledAt,
     recipients: email.recipients,
     content: email.content,
+    ...(email.sandbox === true ? { sandbox: true } : {}),
     request: {
       from: formatMailbox(email.from),
       to: email.to,

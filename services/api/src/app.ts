@@ -28,7 +28,7 @@ import { statsRoutes } from './routes/v1/stats.js'
 import { rateLimits } from './plugins/rate-limit.js'
 import type { Queues } from './accept-email.js'
 import type { ResolveTxt } from './dns-check.js'
-import { auth, createAuthenticator } from './plugins/auth.js'
+import { auth, createAuthenticator, createSandboxCheck } from './plugins/auth.js'
 import { dashboard } from './plugins/dashboard.js'
 import { errorHandler } from './plugins/error-handler.js'
 import { metrics } from './plugins/metrics.js'
@@ -159,7 +159,7 @@ export async function buildApp(deps: AppDeps) {
     },
     clientErrorHandler: answerClientError,
     // Unsubscribe tokens carry an address, a list and a domain: longer than the default 100.
-    maxParamLength: 2048,
+    routerOptions: { maxParamLength: 2048 },
   })
     .setValidatorCompiler(TypeBoxValidatorCompiler)
     .withTypeProvider<TypeBoxTypeProvider>()
@@ -193,7 +193,10 @@ export async function buildApp(deps: AppDeps) {
   await app.register(errorHandler)
   await app.register(openapi)
   const authenticate = createAuthenticator(deps.config.apiKeys)
-  await app.register(auth, { authenticate })
+  await app.register(auth, {
+    authenticate,
+    isSandbox: createSandboxCheck(deps.config.apiKeys),
+  })
   await rateLimits(app, { redis: deps.rateLimitRedis, prefix: deps.keyPrefix ?? 'outbound' })
   await dashboard(app, {
     queues: [...Object.values(deps.queues), deps.webhookQueue],

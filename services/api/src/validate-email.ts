@@ -25,6 +25,8 @@ export type ValidatedEmail = {
   reference: string | null
   tags: string[]
   metadata: Record<string, string>
+  /** Sent with a sandbox key (set by the route, not the request body): never handed to a server. */
+  sandbox?: boolean
 }
 
 // CONTRACT.md, Bulk mail: a list name is a label, never free text (it reaches List-Id).

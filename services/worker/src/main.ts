@@ -16,6 +16,7 @@ import {
   createMessageStore,
   createQuotaStore,
   createBounceStore,
+  createComplaintStore,
   createEventStream,
   createKeys,
   createServerStateStore,
@@ -142,10 +143,13 @@ async function main(): Promise<void> {
     deliver: {
       store,
       transports,
+      // A sandbox key's mail: always the file outbox, even when SMTP_URL is set.
+      sandboxOutbox: createFileOutbox(config.outboxDir),
       routing: createRoutingContext(configCache),
       quota,
       quotaWindow: createWindowCache(),
       bounces: createBounceStore(storeRedis),
+      complaints: createComplaintStore(storeRedis),
       dmarcPolicy: createDmarcPolicies(config.dnsServers, () => new Date()),
       listUnsubscribe: {
         publicUrl: config.publicUrl,

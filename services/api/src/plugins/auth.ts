@@ -12,6 +12,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Who called: an API key's name, or `local` when auth is off (loopback only). */
     principal: string
+    /** The key carries the `sandbox` scope: its mail is never handed to a server. */
+    sandbox: boolean
   }
 }
 
@@ -34,6 +36,9 @@ export type Authenticator = (
   scope: Scope,
   options?: { allowBasic?: boolean },
 ) => string
+
+/** Whether the request's key carries the `sandbox` scope (false with auth off). */
+export type SandboxCheck = (request: FastifyRequest) => boolean
 
 /**
  * Checks a request's API key and scope; returns the key's name, or throws UNAUTHORIZED or
@@ -62,13 +67,26 @@ export function createAuthenticator(apiKeys: readonly ApiKey[]): Authenticator {
   }
 }
 
+/**
+ * Sandbox keys by name: the check runs after authentication, so the name is the key that was
+ * proved, never one the request merely claims.
+ */
+export function createSandboxCheck(apiKeys: readonly ApiKey[]): SandboxCheck {
+  const sandboxed = new Set(
+    apiKeys.filter((key) => key.scopes.includes('sandbox')).map((key) => key.name),
+  )
+  return (request) => sandboxed.has(request.principal)
+}
+
 /** API keys with scopes (CONTRACT.md) on every route that declares `config.scope`. */
 export const auth = fp(
-  (app: FastifyInstance, options: { authenticate: Authenticator }) => {
+  (app: FastifyInstance, options: { authenticate: Authenticator; isSandbox?: SandboxCheck }) => {
     app.decorateRequest('principal', '')
+    app.decorateRequest('sandbox', false)
     app.addHook('onRequest', async (request) => {
       const scope = request.routeOptions.config.scope
       request.principal = scope === undefined ? '' : options.authenticate(request, scope)
+      request.sandbox = scope !== undefined && options.isSandbox?.(request) === true
     })
   },
   { name: 'auth' },

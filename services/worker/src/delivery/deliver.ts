@@ -5,6 +5,7 @@ import { gate, releaseUnused } from './gate.js'
 import { failedOutcome, handOver } from './hand-over.js'
 import { plan } from './plan.js'
 import { render } from './render.js'
+import { actOutComplaints, sandboxSending, transportOf } from './sandbox.js'
 import { settle } from './settle.js'
 import { mayFailOver, recordWait, shape, wirePacing } from './shape.js'
 import {
@@ -67,6 +68,8 @@ export async function deliver(
   const excluded = new Map<string, string>()
   let earliest: Date | null = null
   for (const server of context.snapshot.servers) {
+    // Sandbox mail is never handed to a server: no server's health matters to it.
+    if (attempt.message.sandbox) break
     const state = deps.serverStates.current(server.id)
     if (state?.status !== 'down' || server.failover === false) continue
     const until = new Date(state.until ?? 0)
@@ -84,6 +87,10 @@ export async function deliver(
     }
     if (planned.kind !== 'planned')
       return await act(job, token, await settle(attempt, planned, noContext, deps))
+    if (attempt.message.sandbox) {
+      sending = sandboxSending(planned.sending)
+      break
+    }
     const shaped = await shape(attempt, planned.sending, deps)
     if (shaped.kind === 'go') {
       sending = planned.sending
@@ -111,7 +118,7 @@ export async function deliver(
   let ended: Ended | { kind: 'revoked' }
   let rendered = null
   try {
-    const transport = deps.transports.forServer(sending.server)
+    const transport = transportOf(attempt, sending, deps)
     if (sending.server === null)
       sending.routing = {
         ...sending.routing,
@@ -142,11 +149,9 @@ export async function deliver(
     sending.serverId,
     Number(process.hrtime.bigint() - started) / 1e9,
   )
-  return await act(
-    job,
-    token,
-    await settle(attempt, ended, { sending, gated: gated.gated, rendered }, deps),
-  )
+  const verdict = await settle(attempt, ended, { sending, gated: gated.gated, rendered }, deps)
+  await actOutComplaints(attempt, ended, deps)
+  return await act(job, token, verdict)
 }
 
 const noContext = { sending: null, gated: null, rendered: null }

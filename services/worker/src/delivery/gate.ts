@@ -5,6 +5,7 @@ import type { Outcome, Recipient } from '@outbound/store'
 import { reserveDailyQuota } from './daily-quota.js'
 import { outcomeCounts } from './counts.js'
 import { outcomeEvents } from './events.js'
+import { sandboxSuppressions } from './sandbox.js'
 import {
   type Attempt,
   type DeliverDeps,
@@ -69,15 +70,16 @@ export async function gate(
   const { settings } = deps.routing().snapshot
   // Mass mail of a list is stopped by that list's unsubscribes too (DOMAIN.md §9).
   const list = message.stream === 'mass' ? (message.request.list ?? null) : null
-  const [matches, quota] = await Promise.all([
+  const [found, quota] = await Promise.all([
     deps.bounces.matchSuppressions(
       waiting.map((r) => ({ address: normalizeAddressText(r.address), list })),
     ),
     reserveDailyQuota(deps.quota, deps.quotaWindow, {
       serverId: sending.serverId,
       // A warm-up schedule's limit for today, else the server's daily limit (DOMAIN.md §8).
-      limit:
-        sending.server === null
+      limit: message.sandbox
+        ? null
+        : sending.server === null
           ? settings.defaultDailyLimit
           : limitInForce(sending.server, deps.now(), settings.quotaTimezone),
       stream: message.stream,
@@ -89,6 +91,14 @@ export async function gate(
       waitingMember: `${message.stream}:${message.id}`,
     }),
   ])
+  // A sandbox message's simulator addresses act out their outcome whatever the list says.
+  const matches: ({ list?: string | null } | null)[] = message.sandbox
+    ? sandboxSuppressions<{ list?: string | null }>(
+        waiting.map((r) => normalizeAddressText(r.address)),
+        found,
+        { list: null },
+      )
+    : found
   const suppressed = new Map(waiting.map((r, i) => [r, matches[i] ?? null]))
   const recipients: Recipient[] = message.recipients.map((r) => {
     const entry = suppressed.get(r) ?? null

@@ -5,6 +5,7 @@ import { outcomeEvents } from './events.js'
 import { releaseUnused, sendingFields } from './gate.js'
 import { failureOfRecipient, recordBounces } from './record-bounces.js'
 import type { Rendered } from './render.js'
+import { SANDBOX_RETRY_SCHEDULE_SECONDS } from './sandbox.js'
 import type { Attempt, DeliverDeps, Ended, Gated, Sending, Verdict } from './types.js'
 
 /** The failure an expired recipient's soft bounce records (RFC 3463 4.4.7: delivery time expired). */
@@ -42,7 +43,9 @@ export async function settle(
   const { sending, gated, rendered } = context
   const { settings } = deps.routing().snapshot
   const { outcome } = ended
-  const schedule = settings.retrySchedule[message.stream]
+  const schedule = message.sandbox
+    ? SANDBOX_RETRY_SCHEDULE_SECONDS
+    : settings.retrySchedule[message.stream]
   const now = deps.now()
   // What the attempt told about the server (DOMAIN.md §8): a slow-down throttles it, and then the
   // message waits for the throttle to end without using an attempt.

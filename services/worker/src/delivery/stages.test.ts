@@ -37,6 +37,7 @@ function message(overrides: Partial<ClaimedMessage> = {}): ClaimedMessage {
     createdAt: now,
     attempts: 1,
     rateSlot: null,
+    sandbox: false,
     request: {
       from: '"Mary" <mary@customer.example.com>',
       to: ['bob@example.com', 'gone@example.com'],

@@ -5,6 +5,7 @@ import type { QuotaWindow } from '@outbound/quota'
 import type {
   BounceStore,
   ClaimedMessage,
+  ComplaintStore,
   MessageStore,
   OutgoingServer,
   QuotaStore,
@@ -18,17 +19,22 @@ import type { RoutingContext } from '../routing-context.js'
 import type { Signer } from '../sign-message.js'
 import type { ListUnsubscribeSettings } from '../list-headers.js'
 import type { DmarcPolicyOf } from '../dmarc-policies.js'
+import type { MessageTransport } from '../transports/message-transport.js'
 import type { TransportRegistry } from '../transports/transport-registry.js'
 
 export type DeliverDeps = {
   store: MessageStore
   /** The transport of each server, and of the built-in default server (SMTP_URL or the outbox). */
   transports: TransportRegistry
+  /** The file outbox a sandbox key's mail is written to, whatever server the routing chose. */
+  sandboxOutbox: MessageTransport
   /** The configuration the waterfall reads (a cached snapshot: no Redis read per message). */
   routing: () => RoutingContext
   quota: QuotaStore
   quotaWindow: (at: Date, timeZone: string) => QuotaWindow
   bounces: BounceStore
+  /** Complaints (the sandbox's `complaint@simulator.test` records one). */
+  complaints: ComplaintStore
   /** DKIM signing with the alias domains' keys. */
   sign: Signer
   /** PUBLIC_URL and the token key, for the one-click unsubscribe links of mass mail. */

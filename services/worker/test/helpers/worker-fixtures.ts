@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { Worker } from 'bullmq'
 import { Redis } from 'ioredis'
 import { pino } from 'pino'
@@ -8,6 +10,7 @@ import { type DeliverJobData, queuePrefix, type Stream } from '@outbound/jobs'
 import {
   type ConfigCache,
   createBounceStore,
+  createComplaintStore,
   createEventStream,
   createQuotaStore,
   createServerStateStore,
@@ -23,6 +26,7 @@ import { createRoutingContext } from '../../src/routing-context.js'
 import { createServerStates } from '../../src/server-states.js'
 import { createSigner } from '../../src/sign-message.js'
 import type { TransportRegistry } from '../../src/transports/transport-registry.js'
+import { createFileOutbox } from '../../src/transports/file-outbox.js'
 
 export const silentLog = pino({ level: 'silent' })
 
@@ -133,6 +137,7 @@ export function startTestPools(
       quota: createQuotaStore(redis, prefix),
       quotaWindow: createWindowCache(),
       bounces: createBounceStore(redis, prefix),
+      complaints: createComplaintStore(redis, prefix),
       dmarcPolicy: async () => null,
       listUnsubscribe: { publicUrl: undefined, tokenKey: undefined },
       sign: createSigner([]),
@@ -142,6 +147,7 @@ export function startTestPools(
       serverStates,
       shaping,
       appendEvent: (event) => createEventStream(redis, prefix).appendEvent(event),
+      sandboxOutbox: createFileOutbox(join(tmpdir(), `outbound-sandbox-${randomUUID()}`)),
       log: silentLog,
       ...deliver,
     },

@@ -153,6 +153,10 @@ export const MessageSchema = Type.Object({
   reference: Nullable(Type.String()),
   tags: Type.Array(Type.String()),
   metadata: Type.Record(Type.String(), Type.String()),
+  sandbox: Type.Boolean({
+    description:
+      'sent with a sandbox key: it ran the whole pipeline but was written to the file outbox, never handed to a server',
+  }),
   recipients: Type.Array(
     Type.Object({
       address: Type.String(),

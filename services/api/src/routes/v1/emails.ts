@@ -93,6 +93,7 @@ export function toRowView(
     reference: request.reference,
     tags: request.tags,
     metadata: request.metadata,
+    sandbox: record.sandbox,
     recipients: record.recipients.map(
       ({ address, status, smtpCode, enhancedCode, diagnostic }) => ({
         address,
@@ -123,7 +124,9 @@ export const emailRoutes: FastifyPluginAsyncTypebox<EmailRoutesOptions> = async 
         summary: 'Send an email',
         description:
           'Validates, stores and enqueues one email; answers 202 once its job is durably in Redis. ' +
-          'With `Idempotency-Key`, a repeat with the same body answers the same for 24 h.',
+          'With `Idempotency-Key`, a repeat with the same body answers the same for 24 h. ' +
+          'With a sandbox key, the message runs the whole pipeline but is written to the file ' +
+          'outbox, never handed to a server; `simulator.test` recipients act out an outcome.',
         headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String()) }),
         body: SendEmailSchema,
         response: { 202: AcceptedSchema, ...errors(400, 401, 403, 409, 413, 415, 422, 503) },
@@ -133,7 +136,7 @@ export const emailRoutes: FastifyPluginAsyncTypebox<EmailRoutesOptions> = async 
       const key = readIdempotencyKey(request.headers['idempotency-key'])
       const at = now()
       const [email] = await markSuppressed(options.bounces, [
-        validateEmail(request.body, limits, at),
+        { ...validateEmail(request.body, limits, at), sandbox: request.sandbox },
       ])
       if (email === undefined || email instanceof AppError) throw email ?? new Error('no email')
       const references = await resolveReferences(options.configCache, email)
@@ -177,7 +180,7 @@ export const emailRoutes: FastifyPluginAsyncTypebox<EmailRoutesOptions> = async 
         try {
           if (!sendEmailValidator.Check(item))
             throw schemaError(sendEmailValidator.Errors(item), `emails[${index}]`, SendEmailSchema)
-          validated.push(validateEmail(item, limits, at))
+          validated.push({ ...validateEmail(item, limits, at), sandbox: request.sandbox })
         } catch (err) {
           validated.push(itemError(err))
         }
