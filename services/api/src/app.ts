@@ -35,6 +35,7 @@ import { quotaRoutes } from './routes/v1/quota.js'
 import { serverRoutes } from './routes/v1/servers.js'
 import { settingsRoutes } from './routes/v1/settings.js'
 import { webhookRoutes } from './routes/v1/webhooks.js'
+import { consoleRoutes } from './routes/console.js'
 
 export type IdKind = 'msg' | 'srv' | 'ad' | 'co' | 'evt' | 'wh'
 
@@ -102,6 +103,8 @@ export type AppDeps = {
   resolveTxt: ResolveTxt
   /** The HTTP server's timeouts; DEFAULT_SERVER_TIMEOUTS for those not given. */
   timeouts?: Partial<ServerTimeouts>
+  /** The operator console's built bundle (services/console/dist); without it /console says so. */
+  consoleDir?: string
 }
 
 /**
@@ -159,7 +162,7 @@ export async function buildApp(deps: AppDeps) {
 
   await app.register(errorHandler)
   await app.register(openapi)
-  const authenticate = createAuthenticator(deps.config.apiKeys)
+  const authenticate = createAuthenticator(deps.config.apiKeys, now)
   await app.register(auth, { authenticate })
   await rateLimits(app, { redis: deps.rateLimitRedis, prefix: deps.keyPrefix ?? 'outbound' })
   await dashboard(app, {
@@ -225,5 +228,6 @@ export async function buildApp(deps: AppDeps) {
     allowPrivateUrls: deps.config.allowPrivateWebhookUrls,
   })
   await app.register(suppressionRoutes, { bounces: deps.bounces, now })
+  await app.register(consoleRoutes, { dir: deps.consoleDir, apiKeys: deps.config.apiKeys, now })
   return app
 }

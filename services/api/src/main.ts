@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url'
 import { Queue } from 'bullmq'
 import { ulid } from 'ulid'
 import { ConfigError, loadApiConfig, redactConfig } from '@outbound/config'
@@ -75,6 +76,8 @@ async function main(): Promise<void> {
     resolveTxt: createTxtResolver(config.dnsServers),
     logger: log,
     newId: (kind) => `${kind}_${ulid()}`,
+    // The console's bundle, built by `pnpm build` beside this service (services/console/dist).
+    consoleDir: fileURLToPath(new URL('../../console/dist', import.meta.url)),
   })
   handleSignals(
     log,
