@@ -99,7 +99,7 @@ describe('the console in a browser', () => {
     const routing = page.getByRole('region', { name: 'Routing' })
     const text = (await routing.textContent()) ?? ''
     expect(text).toContain("Step 1 of 5: the sender's domain matched a from filter")
-    expect(text).toContain('Primary')
+    expect(text).toContain('→ Primary')
     expect(text).toContain('the from filter of Primary lists the domain shop.example of the sender')
     expect(text).toContain('Envelope sender (MAIL FROM)')
     expect(text).toMatch(/From header \(as sent\).*ann@shop\.example/)
@@ -132,6 +132,7 @@ describe('the console in a browser', () => {
     expect(text).toContain('421 4.7.0')
     const primary = (await page.getByRole('article', { name: /Primary/ }).textContent()) ?? ''
     expect(primary).toContain('50/s')
+    expect(primary).toMatch(/\d+ of 5 in use/)
     expect(primary).toMatch(/ok since/)
     const gauge = slow.getByRole('meter', { name: 'Daily quota of Slow' })
     expect(await gauge.getAttribute('aria-valuemax')).toBe('500')

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks'
 import type { Access } from '../app.js'
-import { ApiError, getJson, getText, type MessageRecord, send } from '../api.js'
+import { ApiError, getJson, getText, type MessageRecord, type QuotaEntry, send } from '../api.js'
 import { formatDateTime, formatSmtpCode } from '../format.js'
 import { explainRouting } from '../routing-text.js'
 import { Badge, Notice, PageTitle, Show } from '../ui.js'
@@ -11,10 +11,14 @@ const CANCELLABLE = new Set(['queued', 'scheduled', 'deferred'])
 
 /** One message: status, recipients and their codes, routing, addresses, events, raw, actions. */
 export function MessagePage({ id, access }: { id: string; access: Access }) {
-  const [loaded, reload] = useLoad(
-    () => getJson<MessageRecord>(`/v1/emails/${encodeURIComponent(id)}`),
-    id,
-  )
+  const [loaded, reload] = useLoad(async () => {
+    const message = await getJson<MessageRecord>(`/v1/emails/${encodeURIComponent(id)}`)
+    if (message.serverName != null || message.serverId === null) return message
+    // Records before serverName: the name from GET /v1/quota, which a read key may see.
+    const quota = await getJson<QuotaEntry[]>('/v1/quota').catch(() => [])
+    const entry = quota.find((q) => q.serverId === message.serverId)
+    return { ...message, serverName: entry?.serverName ?? entry?.name ?? null }
+  }, id)
   return (
     <Show loaded={loaded}>
       {(message) => <MessageView message={message} access={access} onChanged={reload} />}

@@ -17,7 +17,12 @@ export function ServersPage({ access }: { access: Access }) {
       getJson<QuotaEntry[]>('/v1/quota'),
       access.canAdmin ? getJson<OutgoingServer[]>('/v1/servers') : Promise.resolve([]),
     ])
-    return quota.map((entry) => ({
+    // Configured servers first (in the API's order), the built-in default server last.
+    const ordered = [
+      ...quota.filter((q) => q.serverId !== 'default'),
+      ...quota.filter((q) => q.serverId === 'default'),
+    ]
+    return ordered.map((entry) => ({
       quota: entry,
       server: servers.find((s) => s.id === entry.serverId),
     }))

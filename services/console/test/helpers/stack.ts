@@ -165,6 +165,8 @@ export async function openContext(
     else await route.abort('blockedbyclient')
   })
   const page = await context.newPage()
+  // Fail in seconds, not at the test's timeout, when something never shows.
+  page.setDefaultTimeout(10_000)
   page.on('console', (message) => {
     if (message.type() === 'error') errors.push(message.text())
   })
