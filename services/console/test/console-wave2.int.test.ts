@@ -14,6 +14,8 @@ import {
 // (GET /v1/emails), stats, raw source and retry. These pass once those routes are merged.
 let stack: Stack
 let admin: Watched
+// What beforeAll started, stopped in reverse (beforeAll may fail half way).
+const cleanups: (() => Promise<void>)[] = []
 const ids = { sent: '', bounced: '', deferred: '' }
 
 beforeAll(async () => {
@@ -21,6 +23,7 @@ beforeAll(async () => {
     'bounce@example.com': '550 5.1.1 <bounce@example.com>: no such user',
     'later@example.com': '451 4.2.0 mailbox busy, try later',
   })
+  cleanups.push(() => stack.stop())
   await stack.api('POST', '/v1/servers', {
     name: 'Primary',
     host: '127.0.0.1',
@@ -58,12 +61,12 @@ beforeAll(async () => {
   await waitForStatus(stack, ids.deferred, ['deferred'])
   await stack.sink.waitForMessages(56, 30_000)
   admin = await openContext(stack)
+  cleanups.push(() => admin.context.close())
   await signIn(admin, stack, ADMIN_KEY, '/console/messages')
 }, 120_000)
 
 afterAll(async () => {
-  await admin?.context.close()
-  await stack?.stop()
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
 describe('the console over search, stats, raw and retry', () => {

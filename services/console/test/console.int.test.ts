@@ -16,6 +16,8 @@ import {
 // pages, servers, suppressions, webhooks, sessions. (Search, stats, raw and retry: wave2 file.)
 let stack: Stack
 let admin: Watched
+// What beforeAll started, stopped in reverse (beforeAll may fail half way).
+const cleanups: (() => Promise<void>)[] = []
 const ids = { sent: '', bounced: '' }
 
 beforeAll(async () => {
@@ -23,6 +25,7 @@ beforeAll(async () => {
     'bounce@example.com': '550 5.1.1 <bounce@example.com>: no such user',
     'busy@example.com': '421 4.7.0 Too many messages, slow down',
   })
+  cleanups.push(() => stack.stop())
   const sink = stack.sink.port
   await stack.api('POST', '/v1/servers', {
     name: 'Primary',
@@ -70,12 +73,12 @@ beforeAll(async () => {
     { timeoutMs: 30_000, what: 'the Slow server to be throttled' },
   )
   admin = await openContext(stack)
+  cleanups.push(() => admin.context.close())
   await signIn(admin, stack, ADMIN_KEY, '/console/servers')
 }, 120_000)
 
 afterAll(async () => {
-  await admin?.context.close()
-  await stack?.stop()
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
 describe('the console in a browser', () => {
