@@ -218,6 +218,21 @@ describe('the console pages', () => {
     expect(missing.statusCode).toBe(404)
   })
 
+  it('describes the session routes in the OpenAPI document, and not the pages', async () => {
+    const spec = (await app.inject({ method: 'GET', url: '/docs/json' })).json<{
+      paths: Record<string, Record<string, { security?: unknown[]; tags?: string[] }>>
+    }>()
+    const session = spec.paths['/console/session']
+    expect(Object.keys(session ?? {}).sort()).toEqual(['delete', 'get', 'post'])
+    expect(session?.['post']?.security).toEqual([])
+    expect(session?.['post']?.tags).toEqual(['console'])
+    expect(
+      Object.keys(spec.paths).filter(
+        (path) => path.startsWith('/console/') && path !== '/console/session',
+      ),
+    ).toEqual([])
+  })
+
   it('says so when the console is not built', async () => {
     const bare = await h.makeApp({}, { consoleDir: join(dir, 'nothing-here') })
     const page = await bare.inject({ method: 'GET', url: '/console/messages' })

@@ -66,6 +66,7 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<ConsoleRoutesOptions> = as
       schema: {
         tags,
         summary: "The console session: whether a key is needed, and the signed-in key's scopes",
+        security: [],
         response: { 200: SessionSchema },
       },
     },
@@ -86,6 +87,7 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<ConsoleRoutesOptions> = as
       schema: {
         tags,
         summary: 'Sign in to the console with an API key (sets the session cookie)',
+        security: [],
         description:
           `The key needs the \`read\` scope; \`admin\` unlocks changes. The session lasts 12 h. ` +
           `Send the header \`${CONSOLE_HEADER}: 1\` (the console does).`,
@@ -131,6 +133,7 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<ConsoleRoutesOptions> = as
       schema: {
         tags,
         summary: 'Sign out of the console (clears the session cookie)',
+        security: [],
         response: { 204: Type.Null() },
       },
     },
