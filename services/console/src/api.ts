@@ -2,6 +2,8 @@
 // cookie (sent by the browser) and the console's header, which the API asks of every change.
 
 export const CONSOLE_HEADER = 'x-outbound-console'
+/** Dispatched on window when the API says the session is gone (expired, key rotated). */
+export const SESSION_ENDED = 'outbound:session-ended'
 
 /** An answer of the API that is not 2xx, with its stable code and message. */
 export class ApiError extends Error {
@@ -42,6 +44,9 @@ async function request(method: string, path: string, body?: Body): Promise<Respo
       if (typeof error.message === 'string') message = error.message
     } catch {
       // Not JSON (a proxy's page): the status line says enough.
+    }
+    if (response.status === 401 && !path.startsWith('/console/')) {
+      window.dispatchEvent(new Event(SESSION_ENDED))
     }
     throw new ApiError(response.status, code, message)
   }

@@ -1,5 +1,5 @@
-import { useEffect, useState } from 'preact/hooks'
-import { ApiError, getJson, send, type Session } from './api.js'
+import { useEffect, useRef, useState } from 'preact/hooks'
+import { ApiError, getJson, send, type Session, SESSION_ENDED } from './api.js'
 import { ActivityPage } from './pages/activity.js'
 import { MessagePage } from './pages/message.js'
 import { MessagesPage } from './pages/messages.js'
@@ -20,6 +20,17 @@ export function App() {
       setSession({ error: err instanceof Error ? err.message : String(err) }),
     )
   }, [])
+  // A session that ends while the page is open (12 hours, a rotated key) asks for the key again.
+  useEffect(() => {
+    const ended = () =>
+      setSession((current) =>
+        typeof current === 'object' && 'signedIn' in current
+          ? { ...current, signedIn: false }
+          : current,
+      )
+    window.addEventListener(SESSION_ENDED, ended)
+    return () => window.removeEventListener(SESSION_ENDED, ended)
+  }, [])
   if (session === 'loading') return <p class="muted">Loading…</p>
   if ('error' in session) return <Notice kind="error">{session.error}</Notice>
   if (!session.signedIn) return <SignIn onSignedIn={setSession} />
@@ -29,6 +40,8 @@ export function App() {
 function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void }) {
   const [error, setError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
+  const keyField = useRef<HTMLInputElement>(null)
+  useEffect(() => keyField.current?.focus(), [])
   const submit = async (event: Event) => {
     event.preventDefault()
     const form = event.currentTarget as HTMLFormElement
@@ -60,6 +73,7 @@ function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void }) {
           type="password"
           autocomplete="current-password"
           required
+          ref={keyField}
           aria-describedby="key-hint"
         />
         <button type="submit" disabled={busy}>

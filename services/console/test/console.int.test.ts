@@ -259,6 +259,22 @@ describe('the console in a browser', () => {
     }
   })
 
+  it('asks for the key again when the session ends while the page is open', async () => {
+    const visitor = await openContext(stack)
+    try {
+      await signIn(visitor, stack, READ_KEY, '/console/servers')
+      // As when its 12 hours are up or the key is rotated: the API no longer takes the cookie.
+      await visitor.context.clearCookies()
+      await visitor.page.getByRole('link', { name: 'Suppressions' }).click()
+      await visitor.page.getByLabel('API key').waitFor()
+      expect(await visitor.page.evaluate(() => document.activeElement?.id)).toBe('key')
+      // The one error the browser logs is the API's 401 that ended the session.
+      expect(visitor.errors.every((e) => /status of 401/.test(e))).toBe(true)
+    } finally {
+      await visitor.context.close()
+    }
+  })
+
   it('edits a server, tests its connection and resets a throttled state, as admin', async () => {
     const { page } = admin
     const started = Date.now()
