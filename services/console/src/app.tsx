@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
+import type { Access } from './access.js'
 import { ApiError, getJson, send, type Session, SESSION_ENDED } from './api.js'
 import { ActivityPage } from './pages/activity.js'
 import { MessagePage } from './pages/message.js'
@@ -9,9 +10,6 @@ import { WebhooksPage } from './pages/webhooks.js'
 import { followLink, useLocation } from './router.js'
 import { matchRoute, NAV, type Route } from './routes.js'
 import { Notice, PageTitle } from './ui.js'
-
-/** What the signed-in key may do; pages hide the buttons it may not use. */
-export type Access = { canSend: boolean; canAdmin: boolean }
 
 export function App() {
   const [session, setSession] = useState<Session | 'loading' | { error: string }>('loading')

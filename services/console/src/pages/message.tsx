@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks'
-import type { Access } from '../app.js'
+import type { Access } from '../access.js'
 import { ApiError, getJson, getText, type MessageRecord, type QuotaEntry, send } from '../api.js'
 import { formatDateTime, formatSmtpCode } from '../format.js'
 import { explainRouting } from '../routing-text.js'

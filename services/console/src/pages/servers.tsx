@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks'
-import type { Access } from '../app.js'
+import type { Access } from '../access.js'
 import { getJson, type OutgoingServer, type QuotaEntry, send, type ServerState } from '../api.js'
 import { formatCount, formatDateTime, quotaShare } from '../format.js'
 import { Badge, formText, Notice, PageTitle, Show } from '../ui.js'

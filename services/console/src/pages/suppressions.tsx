@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks'
-import type { Access } from '../app.js'
+import type { Access } from '../access.js'
 import { getJson, send, sendText, type Suppression } from '../api.js'
 import { formatDateTime } from '../format.js'
 import { formText, Notice, PageTitle, Show } from '../ui.js'
