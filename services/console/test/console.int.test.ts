@@ -125,6 +125,25 @@ describe('the console in a browser', () => {
     await screenshots(page, 'message-bounced')
   })
 
+  it('cancels a scheduled message from its page', async () => {
+    const { id } = await stack.api<{ id: string }>('POST', '/v1/emails', {
+      from: 'ann@shop.example',
+      to: ['later@example.com'],
+      subject: 'Tomorrow',
+      text: 'x',
+      scheduledAt: new Date(Date.now() + 86_400_000).toISOString(),
+    })
+    const { page } = admin
+    await page.goto(`${stack.base}/console/messages/${id}`)
+    await page.getByRole('heading', { level: 1, name: 'Tomorrow' }).waitFor()
+    expect(await page.locator('.lead').textContent()).toContain('scheduled')
+    await page.getByRole('button', { name: 'Cancel' }).click()
+    await page.getByText('Canceled.').waitFor()
+    await expect.poll(() => page.locator('.lead').textContent()).toContain('canceled')
+    expect((await stack.api<{ status: string }>('GET', `/v1/emails/${id}`)).status).toBe('canceled')
+    expect(await page.getByRole('button', { name: 'Cancel' }).count()).toBe(0)
+  })
+
   it("shows a throttled server's state with since and until, its rate limit and quota gauge", async () => {
     const { page } = admin
     await page.goto(`${stack.base}/console/servers`)
