@@ -90,10 +90,6 @@ function Shell({ session, onSignedOut }: { session: Session; onSignedOut: () => 
     canSend: session.scopes.includes('send'),
     canAdmin: session.scopes.includes('admin'),
   }
-  // A new page moves the focus to its heading (the content, not the top of the document).
-  useEffect(() => {
-    document.getElementById('page-title')?.focus()
-  }, [where.path])
   const signOut = async () => {
     await send('DELETE', '/console/session')
     onSignedOut()

@@ -45,6 +45,9 @@ export function followLink(event: MouseEvent): void {
     return
   const url = new URL(anchor.href, location.href)
   if (url.origin !== location.origin || !url.pathname.startsWith('/console')) return
+  // An anchor on this page (the skip link): the browser scrolls and moves the focus itself.
+  if (url.hash !== '' && url.pathname === location.pathname && url.search === location.search)
+    return
   event.preventDefault()
   navigate(url.pathname + url.search)
 }

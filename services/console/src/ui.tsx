@@ -1,3 +1,4 @@
+import { useEffect, useRef } from 'preact/hooks'
 import type { ComponentChildren } from 'preact'
 import type { Loaded } from './use-load.js'
 
@@ -39,10 +40,15 @@ export function Show<T>({
   return <>{children(loaded.value)}</>
 }
 
-/** A page's heading, focused when the page opens so keyboard and screen reader users land on it. */
+/**
+ * A page's heading. It takes the focus when it appears (a page opened, or its content loaded), so
+ * that keyboard and screen reader users land on the new content rather than on the link they left.
+ */
 export function PageTitle({ children }: { children: ComponentChildren }) {
+  const heading = useRef<HTMLHeadingElement>(null)
+  useEffect(() => heading.current?.focus(), [])
   return (
-    <h1 tabIndex={-1} id="page-title">
+    <h1 tabIndex={-1} id="page-title" ref={heading}>
       {children}
     </h1>
   )

@@ -28,7 +28,7 @@ function WebhookList() {
           hooks.length === 0 ? (
             <p class="muted">No endpoints. Create one with POST /v1/webhooks.</p>
           ) : (
-            <ul class="server-list">
+            <ul class="stack-list">
               {hooks.map((hook) => (
                 <li key={hook.id}>
                   <Endpoint hook={hook} />
@@ -133,7 +133,9 @@ function Deliveries({
                 <tr key={`${a.eventId}-${a.attempt}`}>
                   <td data-label="At">{formatDateTime(a.at)}</td>
                   <td data-label="Event" class="wrap">
-                    {a.type} <code>{a.eventId}</code>
+                    {a.type}
+                    <br />
+                    <code class="muted">{a.eventId}</code>
                   </td>
                   <td data-label="Attempt">{a.attempt}</td>
                   <td data-label="Result">
