@@ -78,7 +78,9 @@ export function isSameOriginConsoleRequest(
   if (origin === undefined) return true
   if (typeof origin !== 'string') return false
   try {
-    return new URL(origin).host === headers['host']
+    // Behind a reverse proxy that rewrites Host, the host the browser used is X-Forwarded-Host.
+    const host = new URL(origin).host
+    return host === headers['host'] || host === headers['x-forwarded-host']
   } catch {
     // An Origin that is not a URL ("null" from a sandboxed frame) is not this host.
     return false

@@ -142,6 +142,20 @@ describe('the console session', () => {
       (await change({ origin: 'http://evil.example', 'x-outbound-console': '1' })).statusCode,
     ).toBe(403)
     expect((await change({ origin: 'null', 'x-outbound-console': '1' })).statusCode).toBe(403)
+    // Behind a proxy that rewrites Host: the browser's host comes as X-Forwarded-Host.
+    const proxied = await app.inject({
+      method: 'POST',
+      url: '/v1/suppressions',
+      headers: {
+        host: '127.0.0.1:3000',
+        'x-forwarded-host': 'mail.example.com',
+        origin: 'https://mail.example.com',
+        'x-outbound-console': '1',
+        cookie,
+      },
+      payload: { address: 'proxied@example.com' },
+    })
+    expect(proxied.statusCode, proxied.body).toBe(201)
     const signInElsewhere = await app.inject({
       method: 'POST',
       url: '/console/session',
@@ -150,7 +164,9 @@ describe('the console session', () => {
     })
     expect(signInElsewhere.statusCode).toBe(403)
     const list = await app.inject({ method: 'GET', url: '/v1/suppressions', headers: { cookie } })
-    expect(list.json()).toEqual([])
+    expect(list.json<{ address: string }[]>().map((s) => s.address)).toEqual([
+      'proxied@example.com',
+    ])
   })
 
   it('refuses a forged, altered or expired cookie, and one of a key no longer configured', async () => {
