@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   ADMIN_KEY,
@@ -149,6 +150,27 @@ describe('the console over search, stats, raw and retry', () => {
     await expect
       .poll(async () => Number((await sent.getByRole('cell').textContent())?.replace(/,/g, '')))
       .toBe(55)
+  })
+
+  it('imports suppressions from a CSV file and exports them as CSV', async () => {
+    const { page } = admin
+    await page.goto(`${stack.base}/console/suppressions`)
+    await page.getByLabel('File with rows address,reason,list').setInputFiles({
+      name: 'list.csv',
+      mimeType: 'text/csv',
+      buffer: Buffer.from(
+        'address,reason,list\none@example.com,asked,\ntwo@example.com,asked,news\n',
+      ),
+    })
+    await page.getByRole('button', { name: 'Import' }).click()
+    await page.getByText(/^Imported: .*2 added/).waitFor()
+    await page.getByRole('row', { name: /two@example\.com.*news/ }).waitFor()
+    const download = page.waitForEvent('download')
+    await page.getByRole('link', { name: 'Export CSV' }).click()
+    const file = await (await download).path()
+    const csv = readFileSync(file, 'utf8')
+    expect(csv).toContain('one@example.com')
+    expect(csv).toMatch(/two@example\.com.*news/)
   })
 
   it('asked for nothing but the API’s own URLs, and logged no error in the browser console', () => {
