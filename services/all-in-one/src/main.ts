@@ -154,6 +154,7 @@ async function main(): Promise<void> {
   say('Outbound is running (Ctrl-C stops it)')
   say(`  API      ${url}/v1/emails`)
   say(`  Docs     ${url}/docs`)
+  say(`  Console  ${url}/console`)
   say(
     env['SMTP_URL'] === undefined || env['SMTP_URL'] === ''
       ? `  Outbox   ${outboxDir}  (no SMTP_URL: each message is written there as <id>.eml)`

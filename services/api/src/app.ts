@@ -43,6 +43,7 @@ import { serverRoutes } from './routes/v1/servers.js'
 import { settingsRoutes } from './routes/v1/settings.js'
 import { webhookRoutes } from './routes/v1/webhooks.js'
 import { unsubscribeRoutes } from './routes/unsubscribe.js'
+import { consoleRoutes } from './routes/console.js'
 
 export type IdKind = 'msg' | 'srv' | 'ad' | 'co' | 'evt' | 'wh' | 'cmp'
 
@@ -117,6 +118,8 @@ export type AppDeps = {
   resolveTxt: ResolveTxt
   /** The HTTP server's timeouts; DEFAULT_SERVER_TIMEOUTS for those not given. */
   timeouts?: Partial<ServerTimeouts>
+  /** The operator console's built bundle (services/console/dist); without it /console says so. */
+  consoleDir?: string
 }
 
 /**
@@ -192,7 +195,7 @@ export async function buildApp(deps: AppDeps) {
 
   await app.register(errorHandler)
   await app.register(openapi)
-  const authenticate = createAuthenticator(deps.config.apiKeys)
+  const authenticate = createAuthenticator(deps.config.apiKeys, now)
   await app.register(auth, {
     authenticate,
     isSandbox: createSandboxCheck(deps.config.apiKeys),
@@ -287,5 +290,6 @@ export async function buildApp(deps: AppDeps) {
     newEventId: () => deps.newId('evt'),
     now,
   })
+  await app.register(consoleRoutes, { dir: deps.consoleDir, apiKeys: deps.config.apiKeys, now })
   return app
 }

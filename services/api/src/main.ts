@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url'
 import { Queue } from 'bullmq'
 import { ConfigError, loadApiConfig, redactConfig } from '@outbound/config'
 import {
@@ -80,6 +81,8 @@ async function main(): Promise<void> {
     resolveTxt: createTxtResolver(config.dnsServers),
     logger: log,
     newId,
+    // The console's bundle, built by `pnpm build` beside this service (services/console/dist).
+    consoleDir: fileURLToPath(new URL('../../console/dist', import.meta.url)),
   })
   handleSignals(
     log,

@@ -1316,6 +1316,8 @@ export interface paths {
                 reason: string | null
                 consecutiveFailures: number
               }
+              /** @description SMTP connections open to it now, from every worker (in the list only) */
+              connectionsInUse?: number
             }[]
           }
         }
@@ -1394,6 +1396,8 @@ export interface paths {
                 reason: string | null
                 consecutiveFailures: number
               }
+              /** @description SMTP connections open to it now, from every worker (in the list only) */
+              connectionsInUse?: number
             }
           }
         }
@@ -1543,6 +1547,8 @@ export interface paths {
                 reason: string | null
                 consecutiveFailures: number
               }
+              /** @description SMTP connections open to it now, from every worker (in the list only) */
+              connectionsInUse?: number
             }
           }
         }
@@ -1766,6 +1772,8 @@ export interface paths {
                 reason: string | null
                 consecutiveFailures: number
               }
+              /** @description SMTP connections open to it now, from every worker (in the list only) */
+              connectionsInUse?: number
             }
           }
         }
@@ -1913,6 +1921,8 @@ export interface paths {
                 reason: string | null
                 consecutiveFailures: number
               }
+              /** @description SMTP connections open to it now, from every worker (in the list only) */
+              connectionsInUse?: number
             }
           }
         }
@@ -5753,6 +5763,156 @@ export interface paths {
       }
     }
     delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/console/session': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /** The console session: whether a key is needed, and the signed-in key's scopes */
+    get: {
+      parameters: {
+        query?: never
+        header?: never
+        path?: never
+        cookie?: never
+      }
+      requestBody?: never
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              /** @description false when OUTBOUND_API_KEYS is unset (loopback) */
+              authRequired: boolean
+              signedIn: boolean
+              /** @description the API key's name */
+              name: string | null
+              /** @description what the session may do: the key’s scopes */
+              scopes: string[]
+            }
+          }
+        }
+      }
+    }
+    put?: never
+    /**
+     * Sign in to the console with an API key (sets the session cookie)
+     * @description The key needs the `read` scope; `admin` unlocks changes. The session lasts 12 h. Send the header `x-outbound-console: 1` (the console does).
+     */
+    post: {
+      parameters: {
+        query?: never
+        header?: never
+        path?: never
+        cookie?: never
+      }
+      requestBody: {
+        content: {
+          'application/json': {
+            key: string
+          }
+        }
+      }
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              /** @description false when OUTBOUND_API_KEYS is unset (loopback) */
+              authRequired: boolean
+              signedIn: boolean
+              /** @description the API key's name */
+              name: string | null
+              /** @description what the session may do: the key’s scopes */
+              scopes: string[]
+            }
+          }
+        }
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              statusCode: number
+              code: string
+              error: string
+              message: string
+              details?: {
+                [key: string]: unknown
+              }
+            }
+          }
+        }
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              statusCode: number
+              code: string
+              error: string
+              message: string
+              details?: {
+                [key: string]: unknown
+              }
+            }
+          }
+        }
+        /** @description Default Response */
+        403: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              statusCode: number
+              code: string
+              error: string
+              message: string
+              details?: {
+                [key: string]: unknown
+              }
+            }
+          }
+        }
+      }
+    }
+    /** Sign out of the console (clears the session cookie) */
+    delete: {
+      parameters: {
+        query?: never
+        header?: never
+        path?: never
+        cookie?: never
+      }
+      requestBody?: never
+      responses: {
+        /** @description Default Response */
+        204: {
+          headers: {
+            [name: string]: unknown
+          }
+          content?: never
+        }
+      }
+    }
     options?: never
     head?: never
     patch?: never

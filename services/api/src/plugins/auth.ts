@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { ApiKey, Scope } from '@outbound/config'
 import { AppError } from '../errors.js'
+import { consoleSessionKey } from '../console-session.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -46,12 +47,18 @@ export type SandboxCheck = (request: FastifyRequest) => boolean
  * timing tells nothing about which key or how much of it matched. With no keys configured, auth
  * is off (the API then listens on loopback only) and the principal is `local`.
  */
-export function createAuthenticator(apiKeys: readonly ApiKey[]): Authenticator {
+export function createAuthenticator(
+  apiKeys: readonly ApiKey[],
+  now: () => Date = () => new Date(),
+): Authenticator {
   const keys = apiKeys.map((key) => ({ key, digest: digest(key.secret) }))
   return (request, scope, options = {}) => {
     if (keys.length === 0) return 'local'
     const secret = presentedSecret(request, options.allowBasic === true)
     if (secret === undefined) {
+      // The console's session cookie stands for the key typed into it (console-session.ts).
+      const session = consoleSessionKey(request, apiKeys, now())
+      if (session !== undefined) return checkScope(session, scope)
       throw new AppError('UNAUTHORIZED', 'send an API key as `Authorization: Bearer <key>`')
     }
     const given = digest(secret)
@@ -60,11 +67,15 @@ export function createAuthenticator(apiKeys: readonly ApiKey[]): Authenticator {
       if (timingSafeEqual(candidate.digest, given)) found = candidate.key
     }
     if (found === undefined) throw new AppError('UNAUTHORIZED', 'the API key is not valid')
-    if (!found.scopes.includes(scope)) {
-      throw new AppError('FORBIDDEN', `this API key lacks the "${scope}" scope`)
-    }
-    return found.name
+    return checkScope(found, scope)
   }
+}
+
+function checkScope(key: ApiKey, scope: Scope): string {
+  if (!key.scopes.includes(scope)) {
+    throw new AppError('FORBIDDEN', `this API key lacks the "${scope}" scope`)
+  }
+  return key.name
 }
 
 /**

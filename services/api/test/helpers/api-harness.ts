@@ -99,7 +99,9 @@ export class ApiHarness {
   /** An API over this test's prefix, configured from `env` as the process would be. */
   async makeApp(
     env: Record<string, string> = {},
-    extra: Partial<Pick<AppDeps, 'extraCa' | 'resolveTxt' | 'timeouts'>> = {},
+    extra: Partial<
+      Pick<AppDeps, 'extraCa' | 'resolveTxt' | 'timeouts' | 'consoleDir' | 'now'>
+    > = {},
   ): Promise<App> {
     const { redis, prefix } = this
     const app = await buildApp({

@@ -123,6 +123,11 @@ const ServerSchema = Type.Object({
   createdAt: Type.String(),
   updatedAt: Type.String(),
   state: ServerStateViewSchema,
+  connectionsInUse: Type.Optional(
+    Type.Integer({
+      description: 'SMTP connections open to it now, from every worker (in the list only)',
+    }),
+  ),
 })
 
 const TestResultSchema = Type.Object({
@@ -288,9 +293,15 @@ export const serverRoutes: FastifyPluginAsyncTypebox<ConfigDeps> = async (app, d
       const { servers } = configCache.current()
       const ordered = prepareServers(servers).map((s) => s.server)
       const states = await deps.serverStates.readServerStates(servers.map((s) => s.id))
-      return [...ordered, ...servers.filter((s) => !s.active)].map((server) =>
-        toView(server, states.get(server.id) ?? null),
+      // The console shows connections in use beside maxConnections (its servers page).
+      const leases = await Promise.all(
+        servers.map(async (s) => [s.id, await deps.serverStates.connectionLeases(s.id)] as const),
       )
+      const inUse = new Map(leases)
+      return [...ordered, ...servers.filter((s) => !s.active)].map((server) => ({
+        ...toView(server, states.get(server.id) ?? null),
+        connectionsInUse: inUse.get(server.id) ?? 0,
+      }))
     },
   )
 

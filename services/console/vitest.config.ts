@@ -1,0 +1,1 @@
+export { default } from '../../packages/testing/vitest.shared.js'
