@@ -17,6 +17,7 @@ const message = {
     tags: ['a', 'b', 'a'],
     metadata: {},
     messageIdHeader: '<x@shop.example>',
+    list: 'weekly',
   },
   recipients: ['Ann@Example.com', 'ann@example.com', 'bob@example.com'].map((address) => ({
     address,
@@ -30,7 +31,7 @@ const message = {
 
 describe('messageIndexes', () => {
   it('puts a message in each filter value once, addresses in comparison form', () => {
-    expect(messageIndexes(message, 'weekly').sort()).toEqual(
+    expect(messageIndexes(message).sort()).toEqual(
       [
         'all',
         'stream:mass',
@@ -46,12 +47,17 @@ describe('messageIndexes', () => {
   })
 
   it('leaves out the reference and the list when there are none', () => {
-    const indexes = messageIndexes(
-      { ...message, request: { ...message.request, reference: null } },
-      undefined,
-    )
+    const indexes = messageIndexes({
+      ...message,
+      request: { ...message.request, reference: null, list: null },
+    })
     expect(
       indexes.some((index) => index.startsWith('reference:') || index.startsWith('list:')),
     ).toBe(false)
+  })
+
+  it('indexes the list of mass mail only', () => {
+    const transactional = messageIndexes({ ...message, stream: 'transactional' })
+    expect(transactional.some((index) => index.startsWith('list:'))).toBe(false)
   })
 })

@@ -22,9 +22,10 @@ export const statusIndex = (status: string) => `status:${status}`
  */
 export function messageIndexes(
   message: Pick<NewMessage, 'stream' | 'request' | 'recipients'>,
-  list: string | undefined,
 ): string[] {
   const { request } = message
+  // A mass message's mailing list (transactional mail has none).
+  const list = message.stream === 'mass' ? (request.list ?? undefined) : undefined
   const indexes = new Set([ALL_INDEX, `stream:${message.stream}`])
   indexes.add(`from:${normalizeAddressText(request.from)}`)
   for (const recipient of message.recipients)

@@ -40,7 +40,7 @@ type Entry = SearchPosition & { row: MessageRow | null }
 /** At most this many index entries are read per query; past it the page ends early with a cursor. */
 const SCAN_BUDGET = 5000
 
-const ROW_FIELDS = [...RECORD_FIELDS, 'list'] as const
+const ROW_FIELDS = RECORD_FIELDS
 
 /** True when `a` comes before `b` in the newest-first order. */
 function isBefore(a: SearchPosition, b: SearchPosition): boolean {
@@ -94,7 +94,7 @@ export function createMessageSearch(redis: Redis | Cluster, prefix = 'outbound')
         if (value !== null && value !== undefined) fields[field] = value
       })
       const { events: _events, ...record } = parseMessageRecord(id, fields, [])
-      return { ...record, list: fields['list'] ?? null }
+      return { ...record, list: record.stream === 'mass' ? (record.request.list ?? null) : null }
     })
   }
 

@@ -164,7 +164,7 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
       accepted: 1,
       suppressed: message.recipients.filter((r) => r.status === 'suppressed').length,
     })
-    const indexes = [...messageIndexes(message, serialized['list']), statusIndex(message.status)]
+    const indexes = [...messageIndexes(message), statusIndex(message.status)]
     const created = await runScript(
       redis,
       CREATE_MESSAGE,

@@ -37,6 +37,7 @@ type Spec = {
   reference: string
   scheduled: boolean
   cancel: boolean
+  list: string | undefined
 }
 
 const COUNT = 1000
@@ -52,6 +53,8 @@ function specOf(i: number): Spec {
     reference: `ref-${i % 7}`,
     scheduled: i % 25 === 1,
     cancel: i % 50 === 1,
+    // Half the mass mail names its list; the rest is on the default one.
+    list: i % 2 === 0 ? 'weekly' : undefined,
   }
 }
 
@@ -65,6 +68,7 @@ function emailOf(i: number, spec: Spec, subject = `Message ${i}`) {
     tags: spec.tags,
     reference: spec.reference,
     ...(spec.scheduled ? { scheduledAt: SCHEDULED_AT } : {}),
+    ...(spec.list === undefined ? {} : { list: spec.list }),
   }
 }
 
@@ -224,6 +228,12 @@ describe('message search, raw source and retry', () => {
       ['tag=nope', () => false],
       ['reference=ref-2', (s) => s.spec.reference === 'ref-2'],
       ['list=newsletter', () => false],
+      ['list=weekly', (s) => s.spec.stream === 'mass' && s.spec.list === 'weekly'],
+      ['list=default', (s) => s.spec.stream === 'mass' && s.spec.list === undefined],
+      [
+        'list=weekly&tag=t1',
+        (s) => s.spec.stream === 'mass' && s.spec.list === 'weekly' && s.spec.tags.includes('t1'),
+      ],
       ['stream=mass&tag=t1', (s) => s.spec.stream === 'mass' && s.spec.tags.includes('t1')],
       [
         'status=sent&from=billing@shop.example&tag=even',

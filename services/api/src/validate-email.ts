@@ -234,6 +234,7 @@ function validateList(
   stream: Stream,
   recipients: number,
   headers: Record<string, string>,
+  oneClickUnsubscribe: boolean,
 ): string | null {
   if (stream !== 'mass') return null
   const list = input.list ?? DEFAULT_LIST
@@ -245,7 +246,8 @@ function validateList(
     )
   }
   const ownUnsubscribe = Object.keys(headers).some((name) => OWN_UNSUBSCRIBE.test(name))
-  if (recipients > 1 && !ownUnsubscribe) {
+  // Without PUBLIC_URL or the secret key no link is made (the record warns): nothing to refuse.
+  if (recipients > 1 && !ownUnsubscribe && oneClickUnsubscribe) {
     throw new AppError(
       'TOO_MANY_MASS_RECIPIENTS',
       `a mass message goes to one recipient (it has ${recipients}): each gets its own one-click unsubscribe link. Send one message per recipient (POST /v1/emails/batch takes 1000), or give your own List-Unsubscribe header`,
@@ -259,7 +261,13 @@ function validateList(
  * Applies every rule of the send API beyond the schema: addresses, recipients, header safety,
  * sizes and schedule. Throws an AppError with the rule's code.
  */
-export function validateEmail(input: SendEmail, limits: SendLimits, now: Date): ValidatedEmail {
+export function validateEmail(
+  input: SendEmail,
+  limits: SendLimits,
+  now: Date,
+  /** Whether mass mail gets the service's one-click unsubscribe link (PUBLIC_URL and a key set). */
+  oneClickUnsubscribe = true,
+): ValidatedEmail {
   const from = mailbox(input.from, 'from')
   const replyTo = input.replyTo === undefined ? null : mailbox(input.replyTo, 'replyTo')
   const lists = { to: asList(input.to), cc: asList(input.cc), bcc: asList(input.bcc) }
@@ -295,7 +303,7 @@ export function validateEmail(input: SendEmail, limits: SendLimits, now: Date): 
   const headers = validateHeaders(input.headers ?? {})
   return {
     stream,
-    list: validateList(input, stream, recipients.length, headers),
+    list: validateList(input, stream, recipients.length, headers, oneClickUnsubscribe),
     from,
     replyTo,
     ...lists,

@@ -170,6 +170,13 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<ConsoleRoutesOptions> = as
   app.get(`${CONSOLE_PATH}/*`, { schema: { hide: true } }, page)
 }
 
-function isHttps(request: { protocol: string }): boolean {
-  return request.protocol === 'https'
+/**
+ * Whether the browser reached the API over HTTPS: directly, or through a proxy that says so. The
+ * API itself listens on plain HTTP, so behind a TLS proxy only `X-Forwarded-Proto` tells. A forged
+ * header can only make the cookie stricter (Secure), never weaker.
+ */
+function isHttps(request: FastifyRequest): boolean {
+  const forwarded = request.headers['x-forwarded-proto']
+  const proto = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim()
+  return request.protocol === 'https' || proto === 'https'
 }

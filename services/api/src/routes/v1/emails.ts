@@ -38,6 +38,8 @@ import {
 
 export type EmailRoutesOptions = AcceptDeps & {
   limits: SendLimits
+  /** Whether mass mail gets the one-click unsubscribe link (PUBLIC_URL and OUTBOUND_SECRET_KEY set). */
+  oneClickUnsubscribe: boolean
   /** RATE_LIMIT_SEND_PER_MINUTE: requests per minute per API key; 0: none. */
   sendPerMinute: number
   now: () => Date
@@ -136,7 +138,7 @@ export const emailRoutes: FastifyPluginAsyncTypebox<EmailRoutesOptions> = async 
       const key = readIdempotencyKey(request.headers['idempotency-key'])
       const at = now()
       const [email] = await markSuppressed(options.bounces, [
-        { ...validateEmail(request.body, limits, at), sandbox: request.sandbox },
+        { ...validateEmail(request.body, limits, at, options.oneClickUnsubscribe), sandbox: request.sandbox },
       ])
       if (email === undefined || email instanceof AppError) throw email ?? new Error('no email')
       const references = await resolveReferences(options.configCache, email)
@@ -180,7 +182,7 @@ export const emailRoutes: FastifyPluginAsyncTypebox<EmailRoutesOptions> = async 
         try {
           if (!sendEmailValidator.Check(item))
             throw schemaError(sendEmailValidator.Errors(item), `emails[${index}]`, SendEmailSchema)
-          validated.push({ ...validateEmail(item, limits, at), sandbox: request.sandbox })
+          validated.push({ ...validateEmail(item, limits, at, options.oneClickUnsubscribe), sandbox: request.sandbox })
         } catch (err) {
           validated.push(itemError(err))
         }

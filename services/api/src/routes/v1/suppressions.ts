@@ -1,4 +1,4 @@
-import { Readable, Transform } from 'node:stream'
+import { pipeline as pipe, Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { parse } from 'csv-parse'
@@ -178,7 +178,10 @@ export const suppressionRoutes: FastifyPluginAsyncTypebox<SuppressionRoutesOptio
             }
           })(),
         )
-        const csv = rows.pipe(stringify({ header: true, columns: [...CSV_COLUMNS] }))
+        // stream.pipeline, not .pipe(): a Redis error mid-scan must end the response, not the process.
+        const csv = pipe(rows, stringify({ header: true, columns: [...CSV_COLUMNS] }), () => {
+          // The error (if any) has destroyed the response: the client sees a cut transfer.
+        })
         return (
           reply
             .type('text/csv; charset=utf-8')
