@@ -50,6 +50,8 @@ type PooledConnection = {
   idleTimer?: NodeJS.Timeout
   /** The connection's lease, when connections are capped across processes. */
   lease?: string
+  /** In use by a non-urgent (mass) send: counted against the transactional reserve. */
+  nonUrgent?: boolean
 }
 
 /**
@@ -166,6 +168,8 @@ export function createSmtpTransport(
   const waiting: (() => void)[] = []
   const waitingUrgent: (() => void)[] = []
   let open = 0
+  // Connections in use by non-urgent sends: they may hold at most maxConnections less the reserve.
+  let busyNonUrgent = 0
   let closed = false
 
   const connectionOptions: ConstructorParameters<typeof SMTPConnection>[0] = {
@@ -266,6 +270,14 @@ export function createSmtpTransport(
     })
   }
 
+  function inUse(pooled: PooledConnection, urgent: boolean): PooledConnection {
+    if (!urgent) {
+      pooled.nonUrgent = true
+      busyNonUrgent += 1
+    }
+    return pooled
+  }
+
   async function acquire(urgent: boolean): Promise<PooledConnection> {
     const deadline = Date.now() + (options.acquireTimeoutMs ?? ACQUIRE_TIMEOUT_MS)
     const limit = urgent
@@ -279,14 +291,17 @@ export function createSmtpTransport(
         await waitForTurn(deadline, false)
         continue
       }
-      for (let pooled = idle.pop(); pooled !== undefined; pooled = idle.pop()) {
+      // An idle connection may be the reserved one: mass mail takes it only below its limit.
+      while ((urgent || busyNonUrgent < limit) && idle.length > 0) {
+        const pooled = idle.pop()
+        if (pooled === undefined) break
         clearTimeout(pooled.idleTimer)
-        if (pooled.usable) return pooled
+        if (pooled.usable) return inUse(pooled, urgent)
         discard(pooled)
       }
-      // While another process waits for a lease, this one takes no new one (it would win the
-      // race for the lease it just gave up).
-      if (open < limit && !wanted) {
+      // While another process waits for a lease, this one takes no new one for mass mail (it would
+      // win the race for the lease it just gave up); transactional mail still may.
+      if (open < limit && (urgent || !wanted)) {
         open += 1
         let lease: string | null | undefined
         try {
@@ -301,9 +316,13 @@ export function createSmtpTransport(
           // and ask again shortly.
           open -= 1
           wakeOne()
-          leases?.want().catch(() => {
-            // Not said: the others' idle connections still close by themselves.
-          })
+          // Refused mass mail may only be up against the reserve: it asks others to give a
+          // connection up only when it holds none (so no process is starved for good).
+          if (urgent || open === 0) {
+            leases?.want().catch(() => {
+              // Not said: the others' idle connections still close by themselves.
+            })
+          }
           await new Promise((resolve) => setTimeout(resolve, LEASE_POLL_MS))
           if (Date.now() > deadline) await waitForTurn(deadline, urgent)
           continue
@@ -311,7 +330,7 @@ export function createSmtpTransport(
         try {
           const pooled = await connect()
           if (lease !== undefined) pooled.lease = lease
-          return pooled
+          return inUse(pooled, urgent)
         } catch (err) {
           dropLease(lease)
           open -= 1
@@ -320,7 +339,7 @@ export function createSmtpTransport(
           throw err
         }
       }
-      if (wanted) {
+      if (wanted && !urgent) {
         checkWanted()
         await new Promise((resolve) => setTimeout(resolve, LEASE_POLL_MS))
         if (Date.now() > deadline) await waitForTurn(deadline, urgent)
@@ -331,6 +350,10 @@ export function createSmtpTransport(
   }
 
   function release(pooled: PooledConnection, reusable: boolean): void {
+    if (pooled.nonUrgent === true) {
+      pooled.nonUrgent = false
+      busyNonUrgent -= 1
+    }
     checkWanted()
     // Another process waits for a lease while this one uses them all: give one connection up.
     const yieldLease = wanted && !yielded && pooled.lease !== undefined
