@@ -222,8 +222,7 @@ export async function buildApp(deps: AppDeps) {
   })
   await app.register(emailRoutes, {
     limits: deps.config.limits,
-    oneClickUnsubscribe:
-      deps.config.publicUrl !== undefined && deps.config.secretKey !== undefined,
+    oneClickUnsubscribe: deps.config.publicUrl !== undefined && deps.config.secretKey !== undefined,
     sendPerMinute: deps.config.rateLimitSendPerMinute,
     store: deps.store,
     queues: deps.queues,

@@ -138,7 +138,10 @@ export const emailRoutes: FastifyPluginAsyncTypebox<EmailRoutesOptions> = async 
       const key = readIdempotencyKey(request.headers['idempotency-key'])
       const at = now()
       const [email] = await markSuppressed(options.bounces, [
-        { ...validateEmail(request.body, limits, at, options.oneClickUnsubscribe), sandbox: request.sandbox },
+        {
+          ...validateEmail(request.body, limits, at, options.oneClickUnsubscribe),
+          sandbox: request.sandbox,
+        },
       ])
       if (email === undefined || email instanceof AppError) throw email ?? new Error('no email')
       const references = await resolveReferences(options.configCache, email)
@@ -182,7 +185,10 @@ export const emailRoutes: FastifyPluginAsyncTypebox<EmailRoutesOptions> = async 
         try {
           if (!sendEmailValidator.Check(item))
             throw schemaError(sendEmailValidator.Errors(item), `emails[${index}]`, SendEmailSchema)
-          validated.push({ ...validateEmail(item, limits, at, options.oneClickUnsubscribe), sandbox: request.sandbox })
+          validated.push({
+            ...validateEmail(item, limits, at, options.oneClickUnsubscribe),
+            sandbox: request.sandbox,
+          })
         } catch (err) {
           validated.push(itemError(err))
         }
