@@ -130,6 +130,8 @@ export {
   type ComplaintCounts,
   /** Time-bucketed delivery counters (summed over shards on read) and complaint-rate levels. */
   createStatsStore,
+  /** The server id of sandbox mail: not a configured server, left out of complaint rates. */
+  SANDBOX_SERVER_ID,
   STAT_METRICS,
   type StatCounts,
   type StatMetric,

@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis'
 import type { WebhookEvent } from '@outbound/jobs'
 import { createKeys, MESSAGE_SHARDS, messageShard } from './keys.js'
-import { countingScript, runScript, script } from './scripts.js'
+import { runScript, script } from './scripts.js'
 
 /** What the stats count: messages accepted, and recipients for every other metric. */
 export const STAT_METRICS = [
@@ -17,6 +17,9 @@ export const STAT_METRICS = [
   'unsubscribed',
 ] as const
 export type StatMetric = (typeof STAT_METRICS)[number]
+
+/** The server id of sandbox mail's records and stats: never a configured server's. */
+export const SANDBOX_SERVER_ID = 'sandbox'
 /** Increments of one recorded step; metrics left out are unchanged. */
 export type StatCounts = Partial<Record<StatMetric, number>>
 
@@ -148,14 +151,6 @@ end
 return old
 `)
 
-// KEYS: message record, stats hour, stats day. ARGV: counts, hour expiry, day expiry. Counts a
-// recipient event of a message under its stream and server; nothing when the record is gone.
-const COUNT_MESSAGE_EVENT = countingScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-countStats(KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], redis.call('HGET', KEYS[1], 'stream'), redis.call('HGET', KEYS[1], 'serverId'))
-return 1
-`)
-
 /** Time-bucketed delivery counters, summed over the shards on read; complaint-rate levels. */
 export function createStatsStore(redis: Redis | Cluster, prefix = 'outbound') {
   const keys = createKeys(prefix)
@@ -212,7 +207,9 @@ export function createStatsStore(redis: Redis | Cluster, prefix = 'outbound') {
       const byServer = new Map<string, { complained: number; delivered: number }>()
       for (const [, field, n] of await readBuckets(starts, 'hour')) {
         const [metric = '', , serverId = ''] = field.split('|')
+        // Sandbox mail (its simulated complaints) is nobody's reputation.
         if ((metric !== 'sent' && metric !== 'complained') || serverId === '') continue
+        if (serverId === SANDBOX_SERVER_ID) continue
         const entry = byServer.get(serverId) ?? { complained: 0, delivered: 0 }
         if (metric === 'sent') entry.delivered += n
         else entry.complained += n
@@ -241,21 +238,6 @@ export function createStatsStore(redis: Redis | Cluster, prefix = 'outbound') {
         [level, 2 * 86_400, ...warnings.map((event) => JSON.stringify(event))],
       )
       return Number(old)
-    },
-
-    /**
-     * Counts `n` recipients of message `messageId` as unsubscribed (under its stream and server)
-     * in the stats bucket of `at`; false when the message record is gone (nothing counted).
-     */
-    async countUnsubscribed(messageId: string, at: Date, n = 1): Promise<boolean> {
-      const stats = statsArgs(keys, messageId, at, { unsubscribed: n })
-      const counted = await runScript(
-        redis,
-        COUNT_MESSAGE_EVENT,
-        [keys.message(messageId), ...stats.keys],
-        [stats.counts, ...stats.expiries],
-      )
-      return counted === 1
     },
   }
 }

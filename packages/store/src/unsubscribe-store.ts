@@ -49,7 +49,11 @@ export function createUnsubscribeStore(redis: Redis | Cluster, prefix = 'outboun
      */
     async unsubscribe(unsubscribe: Unsubscribe): Promise<'unsubscribed' | 'already'> {
       const { messageId, address, list, at } = unsubscribe
-      if ((await bounces.getSuppression(address, list)) !== null) return 'already'
+      // Already unsubscribed (by this link or another message's of the same list): nothing new.
+      // An entry put there otherwise (an import, an operator) still lets the person's own click
+      // emit its event.
+      const existing = await bounces.getSuppression(address, list)
+      if (existing !== null && existing.source === 'unsubscribe') return 'already'
       const stats = statsArgs(keys, messageId, at, { unsubscribed: 1 })
       const first = await runScript(
         redis,

@@ -190,21 +190,6 @@ describe('stats counters', () => {
       `${db.prefix}:{m0}:stats:hour:2026-12-01T10`,
     )
   })
-
-  it('counts an unsubscribe under its message, and nothing once the message is gone', async () => {
-    const store = createMessageStore(db.redis, db.prefix)
-    const stats = createStatsStore(db.redis, db.prefix)
-    await store.createMessage(message('msg_unsub', 'mass', [recipient('u@x.test')]))
-    expect(await stats.countUnsubscribed('msg_unsub', at)).toBe(true)
-    expect(await stats.countUnsubscribed('msg_gone', at)).toBe(false)
-    const [day] = await stats.readStats({
-      since: at,
-      until: new Date(at.getTime() + 1),
-      interval: 'day',
-      stream: 'mass',
-    })
-    expect(day).toMatchObject({ accepted: 1, unsubscribed: 1 })
-  })
 })
 
 describe('complaint rates and reputation levels', () => {

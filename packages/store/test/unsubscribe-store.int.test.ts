@@ -66,6 +66,14 @@ describe('unsubscribes', () => {
     expect(await bounces.getSuppression('bob@example.com')).toBeNull()
   })
 
+  it('emit the event of a first click even when an import already listed the address', async () => {
+    await bounces.addSuppression({ ...entry('bob@example.com', 'weekly'), source: 'import' })
+    expect(await unsubscribes.unsubscribe(unsubscribe('msg_1'))).toBe('unsubscribed')
+    expect(await eventCount()).toBe(1)
+    expect(await unsubscribes.unsubscribe(unsubscribe('msg_1'))).toBe('already')
+    expect(await eventCount()).toBe(1)
+  })
+
   it('write the suppression a crash left out on the next use of the link, without a second event', async () => {
     await unsubscribes.unsubscribe(unsubscribe('msg_1'))
     // As if the process had died between the event and the suppression.

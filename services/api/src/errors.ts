@@ -27,7 +27,7 @@ export const ERROR_CODES = {
     400,
     'a mass message whose one-click unsubscribe the service makes has more than one recipient',
   ],
-  INVALID_CSV: [400, 'the CSV cannot be read (the message says where), or has too many rows'],
+  INVALID_CSV: [400, 'the CSV cannot be read (the message says where)'],
   INVALID_STATUS: [400, 'the status filter is not one of the message statuses'],
   INVALID_TIME_RANGE: [
     400,

@@ -73,6 +73,8 @@ export const unsubscribeRoutes: FastifyPluginAsyncTypebox<UnsubscribeRoutesOptio
   app.get(
     '/unsubscribe/:token',
     {
+      // The token is the credential and sits in the URL: no info-level request lines (STYLE §7).
+      logLevel: 'warn',
       config: { rateLimit: pageLimit },
       schema: {
         tags: ['unsubscribe'],
@@ -93,6 +95,7 @@ export const unsubscribeRoutes: FastifyPluginAsyncTypebox<UnsubscribeRoutesOptio
   app.post(
     '/unsubscribe/:token',
     {
+      logLevel: 'warn',
       config: { rateLimit: oneClickLimit },
       bodyLimit: MAX_FORM_BYTES,
       schema: {

@@ -58,8 +58,8 @@ export async function handOver(
   const retentionMs = deps.rawRetentionMs ?? 0
   // Compressed while the connection opens; stored by the commit, in the same Redis step.
   const packing = retentionMs > 0 ? packRawSource(rendered.raw) : null
-  // A failure to pack surfaces at the commit; until then it must not be an unhandled rejection.
-  packing?.catch(() => undefined)
+  // The raw source is a convenience: when it cannot be packed, the message goes without it.
+  const packed = packing === null ? Promise.resolve(null) : packing.catch(() => null)
   try {
     const result = await transport.send({
       id: message.id,
@@ -73,7 +73,9 @@ export async function handOver(
           token,
           deps.now(),
           { ...sendingFields(sending), dkim: rendered.dkim },
-          packing === null ? undefined : { packed: await packing, retentionMs },
+          await packed.then((bytes) =>
+            bytes === null ? undefined : { packed: bytes, retentionMs },
+          ),
         ),
       ...(pace === undefined ? {} : { beforeTransaction: pace }),
     })

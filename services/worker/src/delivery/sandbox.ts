@@ -2,13 +2,10 @@ import { normalizeAddressText } from '@outbound/address'
 import { SIMULATOR_DOMAIN, simulatedOutcome } from '@outbound/bounce'
 import { recipientEvent } from '@outbound/jobs'
 import { newId } from '@outbound/runtime'
-import { messageSummary } from '@outbound/store'
+import { messageSummary, SANDBOX_SERVER_ID } from '@outbound/store'
 import type { MessageTransport } from '../transports/message-transport.js'
 import { createSandboxOutbox } from '../transports/sandbox-outbox.js'
 import type { Attempt, DeliverDeps, Ended, Sending } from './types.js'
-
-/** The server id in the records and metrics of sandbox mail: never a configured server's. */
-export const SANDBOX_SERVER_ID = 'sandbox'
 
 /**
  * Retry delays (seconds) of sandbox mail, instead of the stream's schedule: `defer@simulator.test`

@@ -183,6 +183,11 @@ export const bounceRoutes: FastifyPluginAsyncTypebox<BounceRoutesOptions> = asyn
       // parseBounce refuses feedback reports, so a report is read as a complaint here.
       const complaint = bounces === null ? await recordInboundComplaint(options, raw) : null
       if (complaint?.kind === 'no-recipient') {
+        // Kept like any refused report, so an operator can see why a provider's reports fail.
+        await options.bounces.keepRejectedInbound(
+          raw.subarray(0, KEPT_BYTES).toString('utf8'),
+          options.now(),
+        )
         throw new AppError(
           'COMPLAINT_WITHOUT_RECIPIENT',
           'the feedback report names no recipient (Original-Rcpt-To or the original To), and its original is not a message of this service with a single recipient',
