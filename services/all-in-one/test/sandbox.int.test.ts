@@ -205,6 +205,13 @@ describe('sandbox keys', () => {
     expect(defaultSink.messages).toHaveLength(0)
     const control_ = await admin.GET('/v1/emails/{id}', { params: { path: { id: control } } })
     expect(control_.data?.sandbox).toBe(false)
+    // A sandbox key may not retry or cancel real mail (a retry would go to a real server).
+    const retried = await sandbox.POST('/v1/emails/{id}/retry', {
+      params: { path: { id: control } },
+    })
+    expect(retried.error).toMatchObject({ code: 'FORBIDDEN' })
+    const canceled = await sandbox.DELETE('/v1/emails/{id}', { params: { path: { id: control } } })
+    expect(canceled.error).toMatchObject({ code: 'FORBIDDEN' })
 
     // The hard bounce suppressed the address, as any hard bounce does.
     const list = await admin.GET('/v1/suppressions')

@@ -1154,7 +1154,7 @@ export interface paths {
     put?: never
     /**
      * Try a deferred message now, or give a failed one a new round of retries
-     * @description A `deferred` message is tried now (its waiting job is promoted). A `failed` one gets its softly failed recipients back as pending and a new round of the retry schedule; hard-bounced, suppressed and sent recipients stay as they are. Anything else: 409 NOT_RETRYABLE. The record gets a `retry` event. Of concurrent retries one wins; the others answer 409.
+     * @description A `deferred` message is tried now (its waiting job is promoted). A `failed` one gets its softly failed recipients back as pending and a new round of the retry schedule; hard-bounced, suppressed and sent recipients stay as they are. Anything else: 409 NOT_RETRYABLE. The record gets a `retry` event. Of concurrent retries of a failed message one wins and the others answer 409; a deferred message may be retried again.
      */
     post: {
       parameters: {

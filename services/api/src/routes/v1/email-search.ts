@@ -341,6 +341,10 @@ export const emailSearchRoutes: FastifyPluginAsyncTypebox<EmailSearchRoutesOptio
     },
     async (request) => {
       const { id } = request.params
+      // A sandbox key's retry would send real mail to a real server: only its own mail.
+      if (request.sandbox && (await store.getMessage(id))?.sandbox === false) {
+        throw new AppError('FORBIDDEN', 'a sandbox key retries only the mail it sent itself')
+      }
       const result = await store.retryMessage(id, now())
       switch (result.kind) {
         case 'missing':

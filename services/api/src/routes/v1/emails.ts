@@ -261,6 +261,9 @@ export const emailRoutes: FastifyPluginAsyncTypebox<EmailRoutesOptions> = async 
       const at = now()
       // The event is written by the cancel itself, and only if it cancels.
       const before = await options.store.getMessage(id)
+      if (request.sandbox && before !== null && !before.sandbox) {
+        throw new AppError('FORBIDDEN', 'a sandbox key cancels only the mail it sent itself')
+      }
       const event =
         before === null
           ? undefined
