@@ -193,10 +193,13 @@ describe('pnpm start (all-in-one)', () => {
     const all = run([ALL_IN_ONE_MAIN], { PORT: String(port), LOG_LEVEL: 'warn' }, cwd)
     const base = `http://127.0.0.1:${port}`
     try {
-      await waitFor(() => all.output().includes('Outbound is running'), {
-        timeoutMs: 30_000,
-        what: 'the banner',
-      })
+      // The banner's lines arrive one write at a time: wait for the outbox line too.
+      await waitFor(
+        () =>
+          all.output().includes('Outbound is running') &&
+          all.output().includes(join(cwd, 'var/outbox')),
+        { timeoutMs: 30_000, what: 'the banner' },
+      )
       expect(all.output()).toContain(`${base}/docs`)
       expect(all.output()).toContain(join(cwd, 'var/outbox'))
       const sent = await sendEmail(base, {
