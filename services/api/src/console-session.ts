@@ -90,6 +90,27 @@ export function isSameOriginConsoleRequest(
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
 /**
+ * Whether a request would change something on behalf of another site's page: a browser sends
+ * `Origin` with a cross-site POST (a `text/plain` form or fetch needs no CORS), and that origin is
+ * not this host. Programs (curl, services) send no `Origin`; the console's own page sends this host.
+ */
+export function isCrossSiteChange(request: {
+  method: string
+  headers: Record<string, string | string[] | undefined>
+}): boolean {
+  if (SAFE_METHODS.has(request.method)) return false
+  const origin = request.headers['origin']
+  if (origin === undefined) return false
+  if (typeof origin !== 'string') return true
+  try {
+    const host = new URL(origin).host
+    return host !== request.headers['host'] && host !== request.headers['x-forwarded-host']
+  } catch {
+    return true
+  }
+}
+
+/**
  * The API key behind a request's console session cookie, or undefined when it has none (or one
  * that is forged or expired). A state-changing request on a session that does not come from the
  * console's own page is refused: FORBIDDEN.

@@ -120,6 +120,32 @@ describe('scopes on the configuration routes', () => {
   })
 })
 
+describe('without API keys (loopback only)', () => {
+  it("refuses a change that another site's page sends through the browser", async () => {
+    const app = await h.makeApp({})
+    const post = (headers: Record<string, string>) =>
+      app.inject({
+        method: 'POST',
+        url: '/v1/emails',
+        headers: { 'content-type': 'application/json', ...headers },
+        payload: JSON.stringify(valid),
+      })
+    const crossSite = await post({ origin: 'https://evil.example', host: '127.0.0.1:3000' })
+    expect([crossSite.statusCode, crossSite.json().code]).toEqual([403, 'FORBIDDEN'])
+    // A program (no Origin) and the console's own page (this host) still may.
+    expect((await post({ host: '127.0.0.1:3000' })).statusCode).toBe(202)
+    const sameSite = await post({ origin: 'http://127.0.0.1:3000', host: '127.0.0.1:3000' })
+    expect(sameSite.statusCode).toBe(202)
+    // Reading is not a change.
+    const read = await app.inject({
+      method: 'GET',
+      url: '/v1/quota',
+      headers: { origin: 'https://evil.example' },
+    })
+    expect(read.statusCode).toBe(200)
+  })
+})
+
 describe('hostile input', () => {
   const send = async (body: unknown, raw = false) => {
     const app = await makeApp()

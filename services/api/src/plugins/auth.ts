@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { ApiKey, Scope } from '@outbound/config'
 import { AppError } from '../errors.js'
-import { consoleSessionKey } from '../console-session.js'
+import { consoleSessionKey, isCrossSiteChange } from '../console-session.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -53,7 +53,14 @@ export function createAuthenticator(
 ): Authenticator {
   const keys = apiKeys.map((key) => ({ key, digest: digest(key.secret) }))
   return (request, scope, options = {}) => {
-    if (keys.length === 0) return 'local'
+    if (keys.length === 0) {
+      // Auth off (loopback only): a page of another site open in the operator's browser can
+      // still reach 127.0.0.1; its changes are refused.
+      if (isCrossSiteChange(request)) {
+        throw new AppError('FORBIDDEN', "a change from another site's page (Origin) is refused")
+      }
+      return 'local'
+    }
     const secret = presentedSecret(request, options.allowBasic === true)
     if (secret === undefined) {
       // The console's session cookie stands for the key typed into it (console-session.ts).
