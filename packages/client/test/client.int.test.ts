@@ -7,8 +7,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createOutboundClient } from '@outbound/client'
-import { startTestRedis, type TestRedis } from '@outbound/testing'
-import { startApi, stopService } from './helpers/api-process.js'
+import { startApi, startTestRedis, stopService, type TestRedis } from '@outbound/testing'
 
 // Round trips of the client against the real API process (built), on a Redis of its own.
 const adminKey = `adm-${randomBytes(12).toString('hex')}`

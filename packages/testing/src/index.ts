@@ -32,3 +32,15 @@ export {
   type TestDnsServer,
   type Zone,
 } from './dns-server.js'
+export {
+  API_MAIN,
+  /** The repository's root (the built services are under it). */
+  repo,
+  /** Starts the built API on a free port and waits until `/ready` answers. */
+  startApi,
+  /** Starts a built service with only PATH and `env` (logs at `warn`). */
+  startService,
+  /** Signals a process and resolves when it has exited. */
+  stopService,
+  WORKER_MAIN,
+} from './built-services.js'

@@ -1,23 +1,26 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
 import {
+  API_MAIN,
   freePort,
+  repo,
   type SmtpSink,
+  startService,
   startSmtpSink,
   startTestRedis,
+  stopService,
   type TestRedis,
   waitFor,
+  WORKER_MAIN,
 } from '@outbound/testing'
 
 // The console end to end: the built API and worker processes (`pnpm build` first; `pnpm test`
 // does it), a private Redis, SMTP sinks, a webhook receiver and Debian's chromium, headless.
 
-const repo = resolve(import.meta.dirname, '../../../..')
 export const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium'
 const CHROMIUM_FLAGS = [
   '--no-sandbox',
@@ -60,20 +63,6 @@ export type Stack = {
   stop: () => Promise<void>
 }
 
-function start(main: string, args: readonly string[], env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [join(repo, main), ...args], {
-    env: { PATH: process.env['PATH'], LOG_LEVEL: 'warn', ...env },
-    stdio: 'ignore',
-  })
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise((r) => child.once('exit', r))
-  child.kill('SIGTERM')
-  await exited
-}
-
 /** Redis, a sink answering `replies`, the API (admin and read keys), one worker, chromium. */
 export async function startStack(replies: Record<string, string | string[]>): Promise<Stack> {
   requireChromium()
@@ -106,8 +95,8 @@ export async function startStack(replies: Record<string, string | string[]>): Pr
       // Webhook secrets are sealed at rest.
       OUTBOUND_SECRET_KEY: randomBytes(32).toString('base64'),
     }
-    const apiProcess = start('services/api/dist/main.js', [], { ...env, PORT: String(port) })
-    stops.push(() => stopChild(apiProcess))
+    const apiProcess = startService(API_MAIN, [], { ...env, PORT: String(port) })
+    stops.push(() => stopService(apiProcess))
     await waitFor(
       () =>
         fetch(`${base}/ready`).then(
@@ -116,8 +105,8 @@ export async function startStack(replies: Record<string, string | string[]>): Pr
         ),
       { timeoutMs: 30_000, what: 'the API' },
     )
-    const worker = start('services/worker/dist/main.js', ['--pool', 'all'], env)
-    stops.push(() => stopChild(worker))
+    const worker = startService(WORKER_MAIN, ['--pool', 'all'], env)
+    stops.push(() => stopService(worker))
 
     const browser = await chromium.launch({
       executablePath: CHROMIUM,

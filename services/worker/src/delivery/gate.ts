@@ -70,10 +70,9 @@ export async function gate(
   const { settings } = deps.routing().snapshot
   // Mass mail of a list is stopped by that list's unsubscribes too (DOMAIN.md §9).
   const list = message.stream === 'mass' ? (message.request.list ?? null) : null
+  const addresses = waiting.map((r) => normalizeAddressText(r.address))
   const [found, quota] = await Promise.all([
-    deps.bounces.matchSuppressions(
-      waiting.map((r) => ({ address: normalizeAddressText(r.address), list })),
-    ),
+    deps.bounces.matchSuppressions(addresses.map((address) => ({ address, list }))),
     reserveDailyQuota(deps.quota, deps.quotaWindow, {
       serverId: sending.serverId,
       // A warm-up schedule's limit for today, else the server's daily limit (DOMAIN.md §8).
@@ -93,11 +92,7 @@ export async function gate(
   ])
   // A sandbox message's simulator addresses act out their outcome whatever the list says.
   const matches: ({ list?: string | null } | null)[] = message.sandbox
-    ? sandboxSuppressions<{ list?: string | null }>(
-        waiting.map((r) => normalizeAddressText(r.address)),
-        found,
-        { list: null },
-      )
+    ? sandboxSuppressions<{ list?: string | null }>(addresses, found, { list: null })
     : found
   const suppressed = new Map(waiting.map((r, i) => [r, matches[i] ?? null]))
   const recipients: Recipient[] = message.recipients.map((r) => {
