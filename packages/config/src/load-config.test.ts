@@ -101,6 +101,15 @@ describe('loadWorkerConfig', () => {
     ).toEqual([expect.stringContaining('WEBHOOK_RETRY_SCHEDULE')])
   })
 
+  it('lowers a mass-only worker’s CPU priority by 10 unless WORKER_MASS_NICE says otherwise', () => {
+    expect(loadWorkerConfig(redis).massNice).toBe(10)
+    expect(loadWorkerConfig({ ...redis, WORKER_MASS_NICE: '0' }).massNice).toBe(0)
+    for (const bad of ['-1', '20', 'low'])
+      expect(problems(() => loadWorkerConfig({ ...redis, WORKER_MASS_NICE: bad }))).toEqual([
+        expect.stringContaining('WORKER_MASS_NICE'),
+      ])
+  })
+
   it('keeps the raw source 7 days unless RAW_RETENTION_DAYS says otherwise (0: none)', () => {
     expect(loadWorkerConfig(redis).rawRetentionDays).toBe(7)
     expect(loadWorkerConfig({ ...redis, RAW_RETENTION_DAYS: '0' }).rawRetentionDays).toBe(0)

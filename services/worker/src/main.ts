@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto'
+import { getPriority, setPriority } from 'node:os'
 import { Queue } from 'bullmq'
+import type { Logger } from 'pino'
 import { ConfigError, loadWorkerConfig, redactConfig } from '@outbound/config'
 import {
   type DeliverJobData,
@@ -57,6 +59,7 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.logLevel, 'worker', process.stdout.isTTY)
   log.info({ config: redactConfig(config) }, 'starting worker')
+  if (config.pool === 'mass') yieldCpu(config.massNice, log)
 
   const redis = createRedis(config.redisUrl, 'worker', log)
   await waitForRedis(redis, STARTUP_REDIS_TIMEOUT_MS)
@@ -265,3 +268,19 @@ main().catch((err: unknown) => {
   )
   process.exit(1)
 })
+
+/**
+ * Lowers this process's CPU priority by `nice` (a mass-only worker): on a busy host, the
+ * transactional workers, Redis and the API are scheduled first and a campaign does not slow a
+ * password reset down. Raising it back would need privileges, so it only ever goes down.
+ */
+function yieldCpu(nice: number, log: Logger): void {
+  if (nice === 0) return
+  try {
+    const current = getPriority()
+    if (current < nice) setPriority(nice)
+    log.info({ nice: Math.max(current, nice) }, 'mass worker runs at a lower CPU priority')
+  } catch (err) {
+    log.warn({ err }, 'the CPU priority could not be lowered')
+  }
+}

@@ -25,6 +25,8 @@ export type DispatcherDeps = {
   now: () => Date
   /** Pause between polls when every shard was empty. */
   pollMs?: number
+  /** Pause after a read that found fewer events than a batch. */
+  gatherMs?: number
   /** How long an entry stays with a consumer before another claims it. */
   claimIdleMs?: number
   /** How often entries are claimed and streams trimmed. */
@@ -48,6 +50,7 @@ function wants(endpoint: WebhookEndpoint, type: string): boolean {
  */
 export function startDispatcher(deps: DispatcherDeps): { stop(): Promise<void> } {
   const pollMs = deps.pollMs ?? 250
+  const gatherMs = deps.gatherMs ?? 50
   const claimIdleMs = deps.claimIdleMs ?? 60_000
   const upkeepMs = deps.upkeepMs ?? 10_000
   const stopping = new AbortController()
@@ -120,18 +123,21 @@ export function startDispatcher(deps: DispatcherDeps): { stop(): Promise<void> }
             deps.events.readNew(shard, deps.consumer, BATCH),
           ),
         )
-        let busy = false
-        for (const [shard, entries] of read.entries()) {
-          if (entries.length > 0) {
-            await dispatch(shard, entries)
-            busy = true
-          }
-        }
+        const found = read.reduce((sum, entries) => sum + entries.length, 0)
+        // The shards' events dispatched together: their writes share round trips.
+        await Promise.all(
+          read.map((entries, shard) =>
+            entries.length > 0 ? dispatch(shard, entries) : Promise.resolve(),
+          ),
+        )
         if (deps.now().getTime() - lastUpkeep >= upkeepMs) {
           lastUpkeep = deps.now().getTime()
           await upkeep()
         }
-        if (!busy) await delay(pollMs, undefined, { signal: stopping.signal })
+        // Nothing: the next poll. A trickle: a moment for more to gather, so that a busy worker
+        // reads its events a batch at a time rather than one or two per read of every shard.
+        if (found === 0) await delay(pollMs, undefined, { signal: stopping.signal })
+        else if (found < BATCH) await delay(gatherMs, undefined, { signal: stopping.signal })
       } catch (err) {
         if (isStopping()) break
         deps.log.warn({ err }, 'webhook dispatch failed; trying again')
