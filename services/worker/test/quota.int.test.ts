@@ -196,7 +196,9 @@ describe('the daily quota', () => {
       .filter((r) => r.status === 'sent' && (r.sentAt ?? clock) >= RESET)
       .map((r) => r.id)
     const stillWaiting = second.filter((r) => r.status === 'deferred').map((r) => r.id)
-    const slack = 16 // jobs in flight at once may finish out of order
+    // Jobs in flight at once (8) may finish out of order, more so on a busy machine; deferred mail
+    // sent at the back would be 100 places off.
+    const slack = 24
     expect(ids.indexOf(sentOnDayTwo.sort().at(-1) ?? '')).toBeLessThan(
       ids.indexOf(stillWaiting.sort()[0] ?? '') + slack,
     )
