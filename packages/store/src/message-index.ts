@@ -22,14 +22,15 @@ export const statusIndex = (status: string) => `status:${status}`
  */
 export function messageIndexes(
   message: Pick<NewMessage, 'stream' | 'request' | 'recipients'>,
+  normalizeAddress: (address: string) => string = normalizeAddressText,
 ): string[] {
   const { request } = message
   // A mass message's mailing list (transactional mail has none).
   const list = message.stream === 'mass' ? (request.list ?? undefined) : undefined
   const indexes = new Set([ALL_INDEX, `stream:${message.stream}`])
-  indexes.add(`from:${normalizeAddressText(request.from)}`)
+  indexes.add(`from:${normalizeAddress(request.from)}`)
   for (const recipient of message.recipients)
-    indexes.add(`to:${normalizeAddressText(recipient.address)}`)
+    indexes.add(`to:${normalizeAddress(recipient.address)}`)
   for (const tag of request.tags) indexes.add(`tag:${tag}`)
   if (request.reference !== null) indexes.add(`reference:${request.reference}`)
   if (list !== undefined && list !== '') indexes.add(`list:${list}`)

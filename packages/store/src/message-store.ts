@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis'
+import { normalizeAddressText } from '@outbound/address'
 import { type MessageSummary, STREAMS, type Stream, type WebhookEvent } from '@outbound/jobs'
 import { createKeys, MESSAGE_SHARDS, messageShard } from './keys.js'
 import {
@@ -171,11 +172,21 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
     const indexKeys = new Map<string, number>()
     const recordKeys: string[] = []
     const args: (string | number)[] = [messages.length, ...stats.expiries]
+    // Addresses repeat within a batch (its sender mostly): each comparison form is worked out once.
+    const normalized = new Map<string, string>()
+    const normalize = (address: string) => {
+      let normal = normalized.get(address)
+      if (normal === undefined) {
+        normal = normalizeAddressText(address)
+        normalized.set(address, normal)
+      }
+      return normal
+    }
     for (const message of messages) {
       recordKeys.push(keys.message(message.id), keys.messageEvents(message.id))
       const detail = message.scheduledAt === null ? null : message.scheduledAt.toISOString()
       const positions: number[] = []
-      for (const filter of [...messageIndexes(message), statusIndex(message.status)]) {
+      for (const filter of [...messageIndexes(message, normalize), statusIndex(message.status)]) {
         const key = keys.messageIndex(shard, filter)
         let position = indexKeys.get(key)
         if (position === undefined) {
@@ -188,7 +199,7 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
       const suppressed = message.recipients.filter((r) => r.status === 'suppressed').length
       const counts = [statsField('accepted', message.stream, null), 1]
       if (suppressed > 0) counts.push(statsField('suppressed', message.stream, null), suppressed)
-      const fields = Object.entries(serializeNewMessage(message)).flat()
+      const fields = Object.entries(serializeNewMessage(message))
       args.push(
         message.id,
         (message.scheduledAt ?? message.createdAt).getTime(),
@@ -198,9 +209,9 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
         ...positions,
         counts.length / 2,
         ...counts,
-        fields.length / 2,
-        ...fields,
+        fields.length,
       )
+      for (const [field, value] of fields) args.push(field, value)
     }
     const reply = await runScript(
       redis,
