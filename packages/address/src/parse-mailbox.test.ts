@@ -3,6 +3,7 @@ import emailAddresses from 'email-addresses'
 import {
   formatMailbox,
   normalizeAddress,
+  normalizeAddressText,
   parseMailbox,
   toAsciiDomain,
   toAsciiHostname,
@@ -149,5 +150,34 @@ describe('parseMailbox on its fast path', () => {
       local: full.local,
       domain: full.domain,
     })
+  })
+})
+
+describe('normalizeAddressText', () => {
+  // Plain lower-case addresses skip the parse; they must come out as the parse makes them.
+  it.each([
+    'ann@shop.example',
+    'ann.lee+tag@shop.example',
+    "o'neil@x_y.example",
+    'a..b@x.example',
+    '.a@x.example',
+    'a.@x.example',
+    'a@x..example',
+    'a@x.example.',
+    'a@.x.example',
+    `${'l'.repeat(65)}@x.example`,
+    `a@${'d'.repeat(64)}.example`,
+    `a@${'d.'.repeat(130)}example`,
+    'xn--bcher-kva@xn--bcher-kva.example',
+    '{a}@b|c.example',
+  ])('%s', (input) => {
+    const mailbox = parseMailbox(input)
+    const slow = mailbox === null ? input.trim().toLowerCase() : normalizeAddress(mailbox)
+    expect(normalizeAddressText(input)).toBe(slow)
+  })
+
+  it('normalizes what is not plain lower-case ASCII', () => {
+    expect(normalizeAddressText('Ann@Shop.Example')).toBe('ann@shop.example')
+    expect(normalizeAddressText('"Ann" <ann@bücher.example>')).toBe('ann@xn--bcher-kva.example')
   })
 })

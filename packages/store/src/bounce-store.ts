@@ -63,11 +63,12 @@ function domainEntry(address: string): string | null {
 /** The fields that suppress one recipient of a message of `list` (null: not list mail). */
 function fieldsFor(address: string, list: string | null): string[] {
   const domain = domainEntry(address)
-  const scopes = list === null ? [null] : [null, list]
-  return scopes.flatMap((scope) => [
-    suppressionField(address, scope),
-    ...(domain === null ? [] : [suppressionField(domain, scope)]),
-  ])
+  const fields = domain === null ? [address] : [address, domain]
+  if (list !== null) {
+    fields.push(suppressionField(address, list))
+    if (domain !== null) fields.push(suppressionField(domain, list))
+  }
+  return fields
 }
 
 function withList(suppression: Suppression): Suppression & { list: string | null } {
@@ -202,10 +203,13 @@ export function createBounceStore(redis: Redis | Cluster, prefix = 'outbound') {
     queries: readonly { address: string; list: string | null }[],
   ): Promise<(Suppression | null)[]> {
     const perQuery = queries.map((query) => fieldsFor(query.address, query.list))
-    const fields = [...new Set(perQuery.flat())]
+    const unique = new Set<string>()
+    for (const candidates of perQuery) for (const field of candidates) unique.add(field)
+    const fields = [...unique]
     if (fields.length === 0) return []
     const values = await redis.hmget(keys.suppressions(), ...fields)
-    const byField = new Map(fields.map((field, i) => [field, values[i] ?? null]))
+    const byField = new Map<string, string | null>()
+    fields.forEach((field, i) => byField.set(field, values[i] ?? null))
     return perQuery.map((candidates) => {
       for (const field of candidates) {
         const found = parseOr(byField.get(field) ?? null, suppressionValidator)

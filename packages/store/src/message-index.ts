@@ -22,14 +22,15 @@ export const statusIndex = (status: string) => `status:${status}`
  */
 export function messageIndexes(
   message: Pick<NewMessage, 'stream' | 'request' | 'recipients'>,
+  normalizeAddress: (address: string) => string = normalizeAddressText,
 ): string[] {
   const { request } = message
   // A mass message's mailing list (transactional mail has none).
   const list = message.stream === 'mass' ? (request.list ?? undefined) : undefined
   const indexes = new Set([ALL_INDEX, `stream:${message.stream}`])
-  indexes.add(`from:${normalizeAddressText(request.from)}`)
+  indexes.add(`from:${normalizeAddress(request.from)}`)
   for (const recipient of message.recipients)
-    indexes.add(`to:${normalizeAddressText(recipient.address)}`)
+    indexes.add(`to:${normalizeAddress(recipient.address)}`)
   for (const tag of request.tags) indexes.add(`tag:${tag}`)
   if (request.reference !== null) indexes.add(`reference:${request.reference}`)
   if (list !== undefined && list !== '') indexes.add(`list:${list}`)
@@ -39,21 +40,37 @@ export function messageIndexes(
 const WINDOW_MS = MESSAGE_INDEX_WINDOW_SECONDS * 1000
 
 /**
- * Lua that adds `id` at `score` to the index keys KEYS[first..], prunes their entries older than
- * the window (counted back from this message) and renews their expiry.
+ * Lua for writing many messages into the indexes in one step: `addToIndex(key, score, id)` notes
+ * an entry, and `writeIndexes()` then adds the entries of each key with one ZADD, prunes the key's
+ * entries older than the window (counted back from its newest entry written here) and renews its
+ * expiry, once per key however many messages went into it.
  */
-export function addToIndexesLua(first: number): string {
-  return `
-local function addToIndexes(id, score)
-  local floor = '(' .. tostring(tonumber(score) - ${WINDOW_MS})
-  for i = ${first}, #KEYS do
-    redis.call('ZADD', KEYS[i], score, id)
-    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', floor)
-    redis.call('EXPIRE', KEYS[i], ${MESSAGE_INDEX_WINDOW_SECONDS})
+export const INDEX_WRITES_LUA = `
+local indexEntries, indexNewest, indexOrder = {}, {}, {}
+local function addToIndex(key, score, id)
+  local entries = indexEntries[key]
+  if not entries then
+    entries = {}
+    indexEntries[key] = entries
+    indexOrder[#indexOrder + 1] = key
+  end
+  entries[#entries + 1] = score
+  entries[#entries + 1] = id
+  local n = tonumber(score)
+  if not indexNewest[key] or n > indexNewest[key] then indexNewest[key] = n end
+end
+local function writeIndexes()
+  for _, key in ipairs(indexOrder) do
+    local entries = indexEntries[key]
+    -- unpack() is bounded by the Lua stack: at most 1000 entries per ZADD.
+    for i = 1, #entries, 2000 do
+      redis.call('ZADD', key, unpack(entries, i, math.min(i + 1999, #entries)))
+    end
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%d', indexNewest[key] - ${WINDOW_MS}))
+    redis.call('EXPIRE', key, ${MESSAGE_INDEX_WINDOW_SECONDS})
   end
 end
 `
-}
 
 /**
  * Lua that moves a message between the status indexes of its shard. KEYS[first] is the shard's

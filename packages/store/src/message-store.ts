@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis'
+import { normalizeAddressText } from '@outbound/address'
 import { type MessageSummary, STREAMS, type Stream, type WebhookEvent } from '@outbound/jobs'
-import { createKeys, MESSAGE_SHARDS } from './keys.js'
+import { createKeys, MESSAGE_SHARDS, messageShard } from './keys.js'
 import {
   CLAIMED_FIELDS,
   type ClaimedMessage,
@@ -27,13 +28,13 @@ import {
   CANCEL_MESSAGE,
   CLAIM_MESSAGE,
   COMMIT_HANDOFF,
-  CREATE_MESSAGE,
+  CREATE_MESSAGES,
   RECORD_OUTCOME,
   RESERVE_IDEMPOTENCY_KEY,
   RETRY_MESSAGE,
   runScript,
 } from './scripts.js'
-import { type StatCounts, statsArgs } from './stats-store.js'
+import { type StatCounts, statsArgs, statsField } from './stats-store.js'
 import { unpackRawSource } from './raw-source.js'
 import { createMessageSearch, type MessageSearch } from './message-search.js'
 import { messageIndexes, statusIndex, statusIndexKeys } from './message-index.js'
@@ -42,6 +43,14 @@ import { messageIndexes, statusIndex, statusIndexKeys } from './message-index.js
 export const MESSAGE_RETENTION_SECONDS = 30 * 24 * 3600
 /** How long an Idempotency-Key is remembered (CONTRACT.md: 24 h). */
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+// Messages per creating script call: bounds how long one call holds Redis.
+const CREATE_CHUNK = 100
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const parts: T[][] = []
+  for (let i = 0; i < items.length; i += size) parts.push(items.slice(i, i + size))
+  return parts
+}
 
 export type ClaimResult =
   | { kind: 'claimed'; message: ClaimedMessage }
@@ -154,36 +163,98 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
   const outcomeKeys = (id: string) => [...scriptKeys(id), keys.eventsOf(id)]
   const statusKeys = (id: string) => statusIndexKeys((filter) => keys.messageIndexOf(id, filter))
 
-  async function createMessage(message: NewMessage): Promise<boolean> {
-    const serialized = serializeNewMessage(message)
-    const fields = Object.entries(serialized).flat()
-    const detail = message.scheduledAt === null ? null : message.scheduledAt.toISOString()
-    const due = (message.scheduledAt ?? message.createdAt).getTime()
-    // Recipients suppressed at the door are counted with the acceptance.
-    const stats = statsArgs(keys, message.id, message.createdAt, {
-      accepted: 1,
-      suppressed: message.recipients.filter((r) => r.status === 'suppressed').length,
-    })
-    const indexes = [...messageIndexes(message), statusIndex(message.status)]
-    const created = await runScript(
-      redis,
-      CREATE_MESSAGE,
-      [
-        ...scriptKeys(message.id),
-        ...stats.keys,
-        ...indexes.map((filter) => keys.messageIndexOf(message.id, filter)),
-      ],
-      [
+  /** The script call that creates `messages`, all of one shard and stats bucket. */
+  async function createInShard(
+    shard: number,
+    messages: readonly NewMessage[],
+    stats: ReturnType<typeof statsArgs>,
+  ): Promise<boolean[]> {
+    const indexKeys = new Map<string, number>()
+    const recordKeys: string[] = []
+    const args: (string | number)[] = [messages.length, ...stats.expiries]
+    // Addresses repeat within a batch (its sender mostly): each comparison form is worked out once.
+    const normalized = new Map<string, string>()
+    const normalize = (address: string) => {
+      let normal = normalized.get(address)
+      if (normal === undefined) {
+        normal = normalizeAddressText(address)
+        normalized.set(address, normal)
+      }
+      return normal
+    }
+    for (const message of messages) {
+      recordKeys.push(keys.message(message.id), keys.messageEvents(message.id))
+      const detail = message.scheduledAt === null ? null : message.scheduledAt.toISOString()
+      const positions: number[] = []
+      for (const filter of [...messageIndexes(message, normalize), statusIndex(message.status)]) {
+        const key = keys.messageIndex(shard, filter)
+        let position = indexKeys.get(key)
+        if (position === undefined) {
+          position = indexKeys.size + 1
+          indexKeys.set(key, position)
+        }
+        positions.push(position)
+      }
+      // Recipients suppressed at the door are counted with the acceptance.
+      const suppressed = message.recipients.filter((r) => r.status === 'suppressed').length
+      const counts = [statsField('accepted', message.stream, null), 1]
+      if (suppressed > 0) counts.push(statsField('suppressed', message.stream, null), suppressed)
+      const fields = Object.entries(serializeNewMessage(message))
+      args.push(
         message.id,
-        due,
+        (message.scheduledAt ?? message.createdAt).getTime(),
         eventJson(message.createdAt, message.status, detail),
-        stats.counts,
-        ...stats.expiries,
         message.createdAt.getTime(),
-        ...fields,
-      ],
+        positions.length,
+        ...positions,
+        counts.length / 2,
+        ...counts,
+        fields.length,
+      )
+      for (const [field, value] of fields) args.push(field, value)
+    }
+    const reply = await runScript(
+      redis,
+      CREATE_MESSAGES,
+      [keys.pending(shard), ...stats.keys, ...recordKeys, ...indexKeys.keys()],
+      args,
     )
-    return created === 1
+    if (!Array.isArray(reply) || reply.length !== messages.length)
+      throw new Error('creating messages: unexpected reply')
+    return reply.map((created) => created === 1)
+  }
+
+  /**
+   * Writes new records with their first events, one script call per shard and stats bucket;
+   * per message, whether it was new (false when a record with that id exists).
+   */
+  async function createMessages(messages: readonly NewMessage[]): Promise<boolean[]> {
+    const groups = new Map<
+      string,
+      { shard: number; stats: ReturnType<typeof statsArgs>; at: number[] }
+    >()
+    messages.forEach((message, i) => {
+      const shard = messageShard(message.id)
+      const stats = statsArgs(keys, message.id, message.createdAt, {})
+      const name = `${shard}\n${stats.keys.join('\n')}`
+      const group = groups.get(name)
+      if (group === undefined) groups.set(name, { shard, stats, at: [i] })
+      else group.at.push(i)
+    })
+    const created = new Array<boolean>(messages.length).fill(false)
+    await Promise.all(
+      [...groups.values()].flatMap(({ shard, stats, at }) =>
+        chunks(at, CREATE_CHUNK).map(async (part) => {
+          const flags = await createInShard(
+            shard,
+            part.map((i) => messages[i]).filter((m): m is NewMessage => m !== undefined),
+            stats,
+          )
+          part.forEach((i, j) => (created[i] = flags[j] === true))
+        }),
+      ),
+    )
+    return created
   }
 
   const search = createMessageSearch(redis, prefix)
@@ -194,12 +265,12 @@ export function createMessageStore(redis: Redis | Cluster, prefix = 'outbound') 
       search.searchMessages(...args),
 
     /** Writes a new record with its first event; false when a record with that id exists. */
-    createMessage,
-
-    /** Writes new records (each as createMessage does), sent together; per message, whether it was new. */
-    async createMessages(messages: readonly NewMessage[]): Promise<boolean[]> {
-      return await Promise.all(messages.map(createMessage))
+    async createMessage(message: NewMessage): Promise<boolean> {
+      const [created] = await createMessages([message])
+      return created === true
     },
+
+    createMessages,
 
     /** Removes a record that was never handed to a queue (the enqueue failed). */
     async deleteMessage(id: string): Promise<void> {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
-import { addToIndexesLua, moveStatusLua } from './message-index.js'
+import { INDEX_WRITES_LUA, moveStatusLua } from './message-index.js'
 
 export type Script = { lua: string; sha: string }
 
@@ -51,20 +51,60 @@ export function countingScript(lua: string): Script {
   return script(COUNT_STATS + lua)
 }
 
-// KEYS: record, events, pending, stats hour, stats day, then the search indexes the message goes
-// into (its status's among them). ARGV: id, due (ms), event, counts, hour expiry, day expiry,
-// acceptance time (ms, the index score), then field/value pairs. Writes nothing if the record
-// exists. The pending index gets the message in the same step, so a message whose job never
-// reached the queue (the API died in between) is found by the sweeper; the search indexes and the
-// acceptance count too, so a record is never missing from a search or the stats.
-export const CREATE_MESSAGE = countingScript(`${addToIndexesLua(6)}
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 8))
-redis.call('RPUSH', KEYS[2], ARGV[3])
-redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
-addToIndexes(ARGV[1], ARGV[7])
-countStats(KEYS[4], KEYS[5], ARGV[4], ARGV[5], ARGV[6], redis.call('HGET', KEYS[1], 'stream'), redis.call('HGET', KEYS[1], 'serverId'))
-return 1
+// Creates the records of many messages of one shard in one step. KEYS: pending, stats hour, stats
+// day, a record and its events per message, then the search index keys. ARGV: n (messages), hour
+// expiry, day expiry, then per message: id, due (ms), event, acceptance time (ms, the index
+// score), k, k positions among the index keys (1-based), c, c stats field/count pairs, f, f hash
+// field/value pairs. A message whose record exists is left as it is (0 in the reply, else 1). The
+// pending index gets each message in the same step, so a message whose job never reached the
+// queue (the API died in between) is found by the sweeper; the search indexes and the acceptance
+// count too, so a record is never missing from a search or the stats. Each index key and stats
+// field is written once per step, however many messages go into it.
+export const CREATE_MESSAGES = script(`${INDEX_WRITES_LUA}
+local n = tonumber(ARGV[1])
+local firstIndex = 3 + 2 * n
+local created, pending, counts, fields = {}, {}, {}, {}
+local a = 4
+for m = 1, n do
+  local id, due, event, score = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  local k = tonumber(ARGV[a + 4])
+  local c = tonumber(ARGV[a + 5 + k])
+  local f = tonumber(ARGV[a + 6 + k + 2 * c])
+  local first = a + 7 + k + 2 * c
+  local record = KEYS[2 + 2 * m]
+  if redis.call('EXISTS', record) == 1 then
+    created[m] = 0
+  else
+    created[m] = 1
+    redis.call('HSET', record, unpack(ARGV, first, first + 2 * f - 1))
+    redis.call('RPUSH', KEYS[3 + 2 * m], event)
+    pending[#pending + 1] = due
+    pending[#pending + 1] = id
+    for i = a + 5, a + 4 + k do addToIndex(KEYS[firstIndex + tonumber(ARGV[i])], score, id) end
+    for i = a + 6 + k, a + 5 + k + 2 * c, 2 do
+      local field = ARGV[i]
+      if not counts[field] then
+        counts[field] = 0
+        fields[#fields + 1] = field
+      end
+      counts[field] = counts[field] + tonumber(ARGV[i + 1])
+    end
+  end
+  a = first + 2 * f
+end
+for i = 1, #pending, 2000 do
+  redis.call('ZADD', KEYS[1], unpack(pending, i, math.min(i + 1999, #pending)))
+end
+writeIndexes()
+for _, field in ipairs(fields) do
+  redis.call('HINCRBY', KEYS[2], field, counts[field])
+  redis.call('HINCRBY', KEYS[3], field, counts[field])
+end
+if #fields > 0 then
+  redis.call('EXPIREAT', KEYS[2], ARGV[2])
+  redis.call('EXPIREAT', KEYS[3], ARGV[3])
+end
+return created
 `)
 
 // KEYS: record, events, pending, the status indexes (statusIndexKeys). ARGV: token, now, event for a first claim, event for a take-over,

@@ -70,6 +70,11 @@ export function statsArgs(
   }
 }
 
+/** A stats field as the counting scripts write it: `<metric>|<stream>|<serverId>`. */
+export function statsField(metric: StatMetric, stream: string, serverId: string | null): string {
+  return `${metric}|${stream}|${serverId ?? ''}`
+}
+
 /** One bucket of GET /v1/stats. */
 export type StatsBucket = {
   start: string

@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import {
   createKeys,
   createMessageStore,
+  createStatsStore,
   IDEMPOTENCY_TTL_SECONDS,
   MESSAGE_RETENTION_SECONDS,
   type MessageStore,
@@ -72,6 +73,37 @@ describe('createMessageStore', () => {
       attachments: [],
     })
     expect(await store.getMessage('msg_unknown')).toBeNull()
+  })
+
+  it('writes a batch over many shards in one go: new records with their indexes and counts, existing ones untouched', async () => {
+    await store.createMessage(newMessage('msg_b3'))
+    const ids = Array.from({ length: 40 }, (_, i) => `msg_b${i}`)
+    const created = await store.createMessages(
+      ids.map((id, i) => ({
+        ...newMessage(id),
+        stream: i % 2 === 0 ? 'mass' : 'transactional',
+        request: { ...newMessage(id).request, tags: [`t${i % 3}`] },
+      })),
+    )
+    expect(created).toEqual(ids.map((id) => id !== 'msg_b3'))
+    // The record that existed keeps what it had; it is counted once.
+    expect((await store.getMessage('msg_b3'))?.stream).toBe('transactional')
+    expect((await store.getMessage('msg_b4'))?.stream).toBe('mass')
+    const tagged = async (tag: string) =>
+      (await store.searchMessages({ tag }, 100, null)).rows.map((row) => row.id).sort()
+    expect(await tagged('t1')).toEqual(ids.filter((_, i) => i % 3 === 1).sort())
+    // msg_b3 was written without tags, and stays so.
+    expect(await tagged('t0')).toEqual(ids.filter((_, i) => i % 3 === 0 && i !== 3).sort())
+    const [bucket] = await createStatsStore(db.redis, db.prefix).readStats({
+      since: t0,
+      until: later(1),
+      interval: 'hour',
+    })
+    expect(bucket?.accepted).toBe(40)
+    // The pending index holds every new message (the sweeper finds one whose job went missing).
+    expect((await store.duePending(later(1), 100)).map((entry) => entry.id).sort()).toEqual(
+      [...ids].sort(),
+    )
   })
 
   it('lets only the claiming attempt commit and record an outcome', async () => {

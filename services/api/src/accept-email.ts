@@ -183,7 +183,11 @@ export async function acceptEmails(
     await Promise.all(
       STREAMS.map(async (stream) => {
         const jobs = toEnqueue.filter((m) => m.stream === stream).map((m) => jobOf(m, now))
-        if (jobs.length > 0) await deps.queues[stream].addBulk(jobs)
+        const [job] = jobs
+        // One job goes without addBulk's pipeline, whose setting up costs more than the job.
+        if (jobs.length === 1 && job !== undefined)
+          await deps.queues[stream].add(job.name, job.data, job.opts)
+        else if (jobs.length > 0) await deps.queues[stream].addBulk(jobs)
       }),
     )
   } catch (err) {
