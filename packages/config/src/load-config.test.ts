@@ -101,12 +101,12 @@ describe('loadWorkerConfig', () => {
     ).toEqual([expect.stringContaining('WEBHOOK_RETRY_SCHEDULE')])
   })
 
-  it('lowers a mass-only worker’s CPU priority by 10 unless WORKER_MASS_NICE says otherwise', () => {
-    expect(loadWorkerConfig(redis).massNice).toBe(10)
-    expect(loadWorkerConfig({ ...redis, WORKER_MASS_NICE: '0' }).massNice).toBe(0)
+  it('lowers a background worker’s CPU priority by 10 unless WORKER_BACKGROUND_NICE says otherwise', () => {
+    expect(loadWorkerConfig(redis).backgroundNice).toBe(10)
+    expect(loadWorkerConfig({ ...redis, WORKER_BACKGROUND_NICE: '0' }).backgroundNice).toBe(0)
     for (const bad of ['-1', '20', 'low'])
-      expect(problems(() => loadWorkerConfig({ ...redis, WORKER_MASS_NICE: bad }))).toEqual([
-        expect.stringContaining('WORKER_MASS_NICE'),
+      expect(problems(() => loadWorkerConfig({ ...redis, WORKER_BACKGROUND_NICE: bad }))).toEqual([
+        expect.stringContaining('WORKER_BACKGROUND_NICE'),
       ])
   })
 

@@ -52,11 +52,11 @@ export type WorkerConfig = Readonly<{
   pool: PoolName
   concurrency: Readonly<{ transactional: number; mass: number }>
   /**
-   * WORKER_MASS_NICE: how much a process that serves only the mass pool lowers its own CPU
-   * priority (0 leaves it), so that transactional workers, Redis and the API on the same host go
-   * first when the host is busy.
+   * WORKER_BACKGROUND_NICE: how much a process that serves only a background pool (`mass` or
+   * `webhooks`) lowers its own CPU priority (0 leaves it), so that transactional workers, Redis
+   * and the API on the same host go first when the host is busy.
    */
-  massNice: number
+  backgroundNice: number
   smtpUrl: string | undefined
   outboxDir: string
   logLevel: LogLevel
@@ -247,7 +247,7 @@ export function loadWorkerConfig(env: Env, argv: readonly string[] = []): Worker
       transactional: reader.int('WORKER_CONCURRENCY_TRANSACTIONAL', 20, 1, 1000),
       mass: reader.int('WORKER_CONCURRENCY_MASS', 20, 1, 1000),
     }),
-    massNice: reader.int('WORKER_MASS_NICE', 10, 0, 19),
+    backgroundNice: reader.int('WORKER_BACKGROUND_NICE', 10, 0, 19),
     smtpUrl: reader.url('SMTP_URL', ['smtp', 'smtps']),
     outboxDir: reader.string('OUTBOX_DIR', './var/outbox'),
     logLevel: reader.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),

@@ -176,26 +176,29 @@ describe('the api and worker processes', () => {
     }
   })
 
-  it('run a mass-only worker at a lower CPU priority, and a transactional one as it is', async () => {
+  it('run mass-only and webhooks-only workers at a lower CPU priority, and a transactional one as it is', async () => {
     // The nice value is the 19th field of /proc/<pid>/stat (the 17th after the command's name).
     const nice = (pid: number | undefined) =>
       Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[16])
     const env = { REDIS_URL: redis.url, LOG_LEVEL: 'info' }
     const mass = run([WORKER_MAIN, '--pool', 'mass'], env)
     const transactional = run([WORKER_MAIN, '--pool', 'transactional'], env)
-    const lenient = run([WORKER_MAIN, '--pool', 'mass'], { ...env, WORKER_MASS_NICE: '0' })
+    const webhooks = run([WORKER_MAIN, '--pool', 'webhooks'], env)
+    const lenient = run([WORKER_MAIN, '--pool', 'mass'], { ...env, WORKER_BACKGROUND_NICE: '0' })
     try {
-      const workers = [mass, transactional, lenient]
+      const workers = [mass, transactional, webhooks, lenient]
       await waitFor(() => workers.every((worker) => worker.output().includes('worker ready')), {
         timeoutMs: 20_000,
-        what: 'three workers ready',
+        what: 'four workers ready',
       })
       expect(nice(mass.child.pid)).toBe(10)
-      expect(mass.output()).toContain('mass worker runs at a lower CPU priority')
+      expect(nice(webhooks.child.pid)).toBe(10)
+      expect(mass.output()).toContain('background worker runs at a lower CPU priority')
       expect(nice(transactional.child.pid)).toBe(0)
       expect(nice(lenient.child.pid)).toBe(0)
     } finally {
-      for (const worker of [mass, transactional, lenient]) expect(await stop(worker)).toBe(0)
+      for (const worker of [mass, transactional, webhooks, lenient])
+        expect(await stop(worker)).toBe(0)
     }
   })
 

@@ -66,7 +66,8 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.logLevel, 'worker', process.stdout.isTTY)
   log.info({ config: redactConfig(config) }, 'starting worker')
-  if (config.pool === 'mass') yieldCpu(config.massNice, log)
+  // Campaigns and webhooks are background work: a password reset goes first.
+  if (config.pool === 'mass' || config.pool === 'webhooks') yieldCpu(config.backgroundNice, log)
 
   const redis = createRedis(config.redisUrl, 'worker', log)
   await waitForRedis(redis, STARTUP_REDIS_TIMEOUT_MS)
@@ -277,16 +278,16 @@ main().catch((err: unknown) => {
 })
 
 /**
- * Lowers this process's CPU priority by `nice` (a mass-only worker): on a busy host, the
- * transactional workers, Redis and the API are scheduled first and a campaign does not slow a
- * password reset down. Raising it back would need privileges, so it only ever goes down.
+ * Lowers this process's CPU priority to `nice` (a mass-only or webhooks-only worker): on a busy
+ * host, the transactional workers, Redis and the API are scheduled first and a campaign does not
+ * slow a password reset down. Raising it back would need privileges, so it only ever goes down.
  */
 function yieldCpu(nice: number, log: Logger): void {
   if (nice === 0) return
   try {
     const current = getPriority()
     if (current < nice) setPriority(nice)
-    log.info({ nice: Math.max(current, nice) }, 'mass worker runs at a lower CPU priority')
+    log.info({ nice: Math.max(current, nice) }, 'background worker runs at a lower CPU priority')
   } catch (err) {
     log.warn({ err }, 'the CPU priority could not be lowered')
   }
