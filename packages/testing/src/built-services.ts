@@ -32,11 +32,15 @@ export async function stopService(
   await exited
 }
 
-/** Starts the API on a free port and waits until `/ready` answers; returns it and its base URL. */
+/**
+ * Starts the API on `port` (a free one when not given) and waits until `/ready` answers; returns
+ * it and its base URL.
+ */
 export async function startApi(
   env: Readonly<Record<string, string>>,
+  port?: number,
 ): Promise<{ child: ChildProcess; base: string }> {
-  const port = await freePort()
+  port ??= await freePort()
   const base = `http://127.0.0.1:${port}`
   const child = startService(API_MAIN, [], { ...env, PORT: String(port) })
   try {

@@ -15,7 +15,7 @@ import {
   type TestRedis,
   waitFor,
 } from '@outbound/testing'
-import { API_MAIN, startService, stopService, WORKER_MAIN } from './helpers/processes.js'
+import { startApi, startService, stopService, WORKER_MAIN } from './helpers/processes.js'
 
 // Bulk mail end to end (CONTRACT.md, Bulk mail), through the built API and worker processes, a
 // real Redis, the SMTP sink and a local DNS server for an independent DKIM verifier (mailauth).
@@ -82,15 +82,7 @@ beforeAll(async () => {
     PUBLIC_URL: `${base}/`,
     DNS_SERVERS: dns.address,
   }
-  api = startService(API_MAIN, [], { ...env, PORT: String(port) })
-  await waitFor(
-    () =>
-      fetch(`${base}/ready`).then(
-        (r) => r.ok,
-        () => false,
-      ),
-    { timeoutMs: 30_000, what: 'the API' },
-  )
+  api = (await startApi(env, port)).child
   const aliasDomain = await call<{ id: string }>('/v1/alias-domains', { name: 'shop.example' })
   const key = await call<{ name: string; value: string }>(
     `/v1/alias-domains/${aliasDomain.id}/dkim`,

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { openUnsubscribeToken, unsubscribeKey } from '@outbound/secrets'
 import type { ClaimedMessage } from '@outbound/store'
 import { listHeaders } from './list-headers.js'
+import { messageRequest } from '../test/helpers/message-request.js'
 
 const tokenKey = unsubscribeKey(randomBytes(32))
 const settings = { publicUrl: 'https://mail.shop.example', tokenKey }
@@ -11,23 +12,7 @@ function message(over: Partial<ClaimedMessage['request']> = {}, recipients = ['B
   return {
     id: 'msg_1',
     stream: 'mass' as const,
-    request: {
-      from: 'news@shop.example',
-      to: recipients,
-      cc: [],
-      bcc: [],
-      replyTo: null,
-      subject: 's',
-      headers: {},
-      companyId: null,
-      serverId: null,
-      reference: null,
-      tags: [],
-      metadata: {},
-      messageIdHeader: '<msg_1@shop.example>',
-      list: 'weekly',
-      ...over,
-    },
+    request: messageRequest({ to: recipients, subject: 's', list: 'weekly', ...over }),
     recipients: recipients.map((address) => ({
       address,
       field: 'to' as const,

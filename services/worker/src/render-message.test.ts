@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import type { MessageContent } from '@outbound/store'
 import { buildInMemory, composeMessage, renderMessage, type RenderInput } from './render-message.js'
+import { messageRequest } from '../test/helpers/message-request.js'
 
 function input(
   content: Partial<MessageContent>,
@@ -10,23 +11,14 @@ function input(
   return {
     record: {
       id: 'msg_1',
-      request: {
-        from: 'news@shop.example',
+      request: messageRequest({
         to: ['Bob <bob@example.com>', 'zoë@exämple.com'],
         cc: ['carol@example.com'],
         bcc: ['hidden@example.com'],
-        replyTo: null,
-        subject: 'Hello',
         headers: { 'X-Campaign': 'spring' },
-        companyId: null,
-        serverId: null,
-        reference: null,
-        tags: [],
-        metadata: {},
-        messageIdHeader: '<msg_1@shop.example>',
         list: null,
         ...over,
-      },
+      }),
     },
     content: { text: null, html: null, attachments: [], ...content },
     headerFrom: '"Shop" <news@shop.example>',

@@ -71,8 +71,7 @@ type Node = MimeNode & { _raw?: unknown; _transforms?: unknown[]; _processFuncs?
  */
 export function buildInMemory(root: MimeNode): Buffer | null {
   const node = root as Node
-  if (node._raw || (node._transforms?.length ?? 0) > 0 || (node._processFuncs?.length ?? 0) > 0)
-    return null
+  if ((node._transforms?.length ?? 0) > 0 || (node._processFuncs?.length ?? 0) > 0) return null
   const parts: Buffer[] = []
   if (!writeNode(node, parts)) return null
   return withCrlf(withLastNewline(Buffer.concat(parts)))

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
 import {
-  API_MAIN,
+  startApi,
   freePort,
   repo,
   type SmtpSink,
@@ -95,16 +95,8 @@ export async function startStack(replies: Record<string, string | string[]>): Pr
       // Webhook secrets are sealed at rest.
       OUTBOUND_SECRET_KEY: randomBytes(32).toString('base64'),
     }
-    const apiProcess = startService(API_MAIN, [], { ...env, PORT: String(port) })
+    const apiProcess = (await startApi(env, port)).child
     stops.push(() => stopService(apiProcess))
-    await waitFor(
-      () =>
-        fetch(`${base}/ready`).then(
-          (r) => r.ok,
-          () => false,
-        ),
-      { timeoutMs: 30_000, what: 'the API' },
-    )
     const worker = startService(WORKER_MAIN, ['--pool', 'all'], env)
     stops.push(() => stopService(worker))
 

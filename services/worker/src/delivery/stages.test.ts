@@ -23,6 +23,7 @@ import { plan } from './plan.js'
 import { settle } from './settle.js'
 import { shape } from './shape.js'
 import type { Attempt, Sending } from './types.js'
+import { messageRequest } from '../../test/helpers/message-request.js'
 
 // Each stage on its own, with in-memory fakes at its edges (the store, the transport, the server
 // states): what it returns, and what it asks the edges to write.
@@ -38,21 +39,10 @@ function message(overrides: Partial<ClaimedMessage> = {}): ClaimedMessage {
     attempts: 1,
     rateSlot: null,
     sandbox: false,
-    request: {
+    request: messageRequest({
       from: '"Mary" <mary@customer.example.com>',
       to: ['bob@example.com', 'gone@example.com'],
-      cc: [],
-      bcc: [],
-      replyTo: null,
-      subject: 'Hello',
-      headers: {},
-      companyId: null,
-      serverId: null,
-      reference: null,
-      tags: [],
-      metadata: {},
-      messageIdHeader: '<msg_1@shop.example>',
-    },
+    }),
     recipients: ['bob@example.com', 'gone@example.com'].map((address) => ({
       address,
       field: 'to' as const,
