@@ -9,6 +9,8 @@ export {
   deliverJobOptions,
   /** True when a job payload is a well-formed deliver payload. */
   isDeliverJobData,
+  /** At most this many addresses travel in a deliver job's suppression hint. */
+  JOB_ADDRESSES_MAX,
   /** The hash-tagged BullMQ prefix for a key base (default `outbound`). */
   queuePrefix,
   type Stream,

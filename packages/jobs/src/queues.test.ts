@@ -3,6 +3,7 @@ import {
   DEFAULT_RETRY_SCHEDULE_SECONDS,
   deliverJobOptions,
   isDeliverJobData,
+  JOB_ADDRESSES_MAX,
   queuePrefix,
 } from './queues.js'
 
@@ -29,9 +30,20 @@ describe('queuePrefix', () => {
 })
 
 describe('isDeliverJobData', () => {
-  it('accepts { messageId } only', () => {
+  it('accepts { messageId } with the optional suppression hint, ignoring fields it does not know', () => {
     expect(isDeliverJobData({ messageId: 'msg_1' })).toBe(true)
-    expect(isDeliverJobData({ messageId: 'msg_1', extra: 1 })).toBe(false)
+    expect(isDeliverJobData({ messageId: 'msg_1', addresses: ['a@x.test'], list: 'news' })).toBe(
+      true,
+    )
+    expect(isDeliverJobData({ messageId: 'msg_1', extra: 1 })).toBe(true)
+    expect(isDeliverJobData({ messageId: 1 })).toBe(false)
+    expect(isDeliverJobData({ messageId: 'msg_1', addresses: [''] })).toBe(false)
+    expect(
+      isDeliverJobData({
+        messageId: 'msg_1',
+        addresses: Array.from({ length: JOB_ADDRESSES_MAX + 1 }, (_, i) => `a${i}@x.test`),
+      }),
+    ).toBe(false)
     expect(isDeliverJobData({})).toBe(false)
   })
 })

@@ -7,9 +7,25 @@ export type Stream = (typeof STREAMS)[number]
 
 export const DELIVER_JOB = 'deliver'
 
+/** At most this many recipients' addresses travel in a deliver job (see `suppressionHint`). */
+export const JOB_ADDRESSES_MAX = 100
+
 export const DeliverJobDataSchema = Type.Object(
-  { messageId: Type.String({ minLength: 1, maxLength: 64 }) },
-  { additionalProperties: false },
+  {
+    messageId: Type.String({ minLength: 1, maxLength: 64 }),
+    /**
+     * The recipients' addresses in comparison form and the list of list mail, when the message
+     * has at most JOB_ADDRESSES_MAX recipients: the worker looks up their suppressions in the same
+     * round trip as its claim. A hint only: the worker checks it against the record it claims, and
+     * a job without it (added again by the sweeper, an older job) looks them up after the claim.
+     */
+    addresses: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 320 }), { maxItems: JOB_ADDRESSES_MAX }),
+    ),
+    list: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  },
+  // Fields it does not know are ignored, so a newer API's jobs still reach an older worker.
+  { additionalProperties: true },
 )
 export type DeliverJobData = Static<typeof DeliverJobDataSchema>
 

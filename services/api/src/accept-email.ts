@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto'
-import { formatMailbox } from '@outbound/address'
+import { formatMailbox, normalizeAddressText } from '@outbound/address'
 import type { Queue } from 'bullmq'
 import {
   DELIVER_JOB,
   type DeliverJobData,
   deliverJobOptions,
+  JOB_ADDRESSES_MAX,
   type Stream,
   STREAMS,
 } from '@outbound/jobs'
@@ -89,13 +90,32 @@ function newMessage(
   }
 }
 
+/**
+ * The suppression hint of a message's job: the addresses the worker will check, in comparison form,
+ * and the list of list mail (see DeliverJobData). None for a message of many recipients.
+ */
+function suppressionHint(
+  message: Pick<NewMessage, 'stream' | 'recipients' | 'request'>,
+): Omit<DeliverJobData, 'messageId'> {
+  const waiting = message.recipients.filter((r) => r.status === 'pending')
+  if (waiting.length === 0 || waiting.length > JOB_ADDRESSES_MAX) return {}
+  const list = message.stream === 'mass' ? (message.request.list ?? null) : null
+  return {
+    addresses: waiting.map((r) => normalizeAddressText(r.address)),
+    ...(list === null ? {} : { list }),
+  }
+}
+
 /** The job of a message: job id = message id, so BullMQ adds nothing when that job exists. */
-function jobOf(message: Pick<NewMessage, 'id' | 'scheduledAt'>, now: Date) {
+function jobOf(
+  message: Pick<NewMessage, 'id' | 'scheduledAt' | 'stream' | 'recipients' | 'request'>,
+  now: Date,
+) {
   const delayMs =
     message.scheduledAt === null ? 0 : Math.max(0, message.scheduledAt.getTime() - now.getTime())
   return {
     name: DELIVER_JOB,
-    data: { messageId: message.id },
+    data: { messageId: message.id, ...suppressionHint(message) } satisfies DeliverJobData,
     opts: deliverJobOptions(message.id, delayMs),
   }
 }

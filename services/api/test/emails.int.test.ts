@@ -43,7 +43,9 @@ describe('POST /v1/emails', () => {
     const { id, status, stream } = response.json<{ id: string; status: string; stream: string }>()
     expect({ status, stream }).toEqual({ status: 'queued', stream: 'mass' })
     const job = await h.queues.mass.getJob(id)
-    expect(job?.data).toEqual({ messageId: id })
+    // The recipients' addresses travel with the job (the worker reads their suppressions with
+    // its claim), in comparison form, with the list of the mass message.
+    expect(job?.data).toEqual({ messageId: id, addresses: ['bob@example.com'], list: 'default' })
     expect(await h.queues.transactional.getJob(id)).toBeUndefined()
 
     const read = await app.inject({ method: 'GET', url: `/v1/emails/${id}` })
@@ -161,7 +163,10 @@ describe('POST /v1/emails', () => {
     })
     expect(response.statusCode).toBe(202)
     const { id } = response.json<{ id: string }>()
-    expect((await h.queues.transactional.getJob(id))?.data).toEqual({ messageId: id })
+    expect((await h.queues.transactional.getJob(id))?.data).toEqual({
+      messageId: id,
+      addresses: ['bob@example.com'],
+    })
     const stored = await createMessageStore(h.redis, h.prefix).getMessageContent(id)
     const [first] = stored?.attachments ?? []
     expect(first?.filename).toBe('scan.pdf')

@@ -471,6 +471,42 @@ async function drainMemory(sink: Sink): Promise<{ peakMb: number; rate: number }
   return { peakMb, rate }
 }
 
+/** Read events Redis has processed (INFO stats): one per arrival of commands on a connection. */
+async function readsProcessed(redis: Redis): Promise<number> {
+  return Number(/^total_reads_processed:(\d+)/m.exec(await redis.info('stats'))?.[1] ?? NaN)
+}
+
+/**
+ * The worker's Redis round trips per delivered message, as Redis sees them: one job at a time
+ * (concurrency 1, so no two messages share a write), the read events Redis processes while queued
+ * messages drain, less those of an idle stretch as long (the processes' timers), per message. An
+ * upper bound: BullMQ's lock renewals and a write that arrives in two reads count too.
+ */
+async function roundTrips(sink: Sink): Promise<number> {
+  const count = 1_000
+  const outbound = await startOutbound(sink)
+  await postBatches(outbound, count + 100, 'mass')
+  await sink.reset()
+  const worker = start(WORKER_MAIN, ['--pool', 'mass'], {
+    REDIS_URL: outbound.redisUrl,
+    WORKER_CONCURRENCY_MASS: '1',
+  })
+  // The first hundred open the connection and compile the code.
+  await delivered(sink, 100)
+  const before = await readsProcessed(outbound.redis)
+  const from = await sink.count()
+  const started = performance.now()
+  await delivered(sink, count + 100)
+  const reads = (await readsProcessed(outbound.redis)) - before
+  const messages = (await sink.count()) - from
+  const idleBefore = await readsProcessed(outbound.redis)
+  await new Promise((resolve) => setTimeout(resolve, performance.now() - started))
+  const idle = (await readsProcessed(outbound.redis)) - idleBefore
+  await stop(worker)
+  outbound.redis.disconnect()
+  return (reads - idle) / messages
+}
+
 const fixed = (n: number, digits = 0) => n.toFixed(digits)
 
 async function main(): Promise<void> {
@@ -534,6 +570,13 @@ async function main(): Promise<void> {
         name: `CPU per delivered message: ${part}`,
         value: `${fixed(median(e2es.map((r) => r.cpu[part] ?? 0)))} µs`,
       })
+
+    const trips: number[] = []
+    for (let round = 0; round < ROUNDS; round++) trips.push(await roundTrips(sink))
+    rows.push({
+      name: 'worker: Redis reads per delivered message, one job at a time (≈ round trips; target ≤ 3)',
+      value: fixed(median(trips), 1),
+    })
 
     const withHooks: number[] = []
     for (let round = 0; round < ROUNDS; round++)

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { getPriority, setPriority } from 'node:os'
 import { setFlagsFromString } from 'node:v8'
 import { Queue } from 'bullmq'
+import { Cluster } from 'ioredis'
 import type { Logger } from 'pino'
 import { ConfigError, loadWorkerConfig, redactConfig } from '@outbound/config'
 import {
@@ -31,6 +32,7 @@ import { createDeliveryMetrics, createWebhookMetrics, serveMetrics } from './met
 import { createSigner } from './sign-message.js'
 import { unsubscribeKey } from '@outbound/secrets'
 import { createDmarcPolicies } from './dmarc-policies.js'
+import { orderedOutcomes } from './ordered-outcomes.js'
 import { createRoutingContext } from './routing-context.js'
 import { createTransportRegistry } from './transports/transport-registry.js'
 import { servesWebhooks, startPools, startWebhookPool } from './pools.js'
@@ -153,6 +155,8 @@ async function main(): Promise<void> {
     concurrency: config.concurrency,
     deliver: {
       store,
+      // The BullMQ workers' connection: an outcome and its job's move leave together (settle.ts).
+      ...(redis instanceof Cluster ? {} : { orderedStore: orderedOutcomes(redis) }),
       transports,
       // A sandbox key's mail: always the file outbox, even when SMTP_URL is set.
       sandboxOutbox: createFileOutbox(config.outboxDir),

@@ -1,5 +1,6 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { Queue, type Worker } from 'bullmq'
 import { Redis } from 'ioredis'
@@ -17,6 +18,7 @@ import {
   type ConfigCache,
   type ConfigStore,
   createConfigCache,
+  createBounceStore,
   createConfigStore,
   createMessageStore,
   type MessageStore,
@@ -109,6 +111,23 @@ async function startHarness(
     },
   }
   return harness
+}
+
+/** The lines of Redis's MONITOR from now until stop() (a plain socket: the protocol is lines). */
+async function watchCommands(url: string): Promise<{ stop(): string[] }> {
+  const { hostname, port } = new URL(url)
+  const socket = connect(Number(port), hostname)
+  let text = ''
+  socket.setEncoding('utf8')
+  socket.on('data', (chunk: string) => (text += chunk))
+  socket.write('MONITOR\r\n')
+  await waitFor(async () => text.startsWith('+OK\r\n'))
+  return {
+    stop() {
+      socket.destroy()
+      return text.split('\r\n').slice(1)
+    },
+  }
 }
 
 let sequence = 0
@@ -308,6 +327,45 @@ describe('delivery through the built-in default server (SMTP)', () => {
     expect(record.error).toBe('the stored sender does not parse')
     expect(record.recipients.map((r) => r.status)).toEqual(['failed'])
     expect(sink.messages).toHaveLength(0)
+  })
+
+  it("checks the suppressions its job names with the claim, and writes the outcome just ahead of the job's completion", async () => {
+    const h = await startHarness(createSmtpTransport(smtpSettingsFromUrl(sink.url)))
+    await createBounceStore(redis, h.prefix).addSuppression({
+      address: 'carol@example.com',
+      reason: 'asked to stop',
+      source: 'manual',
+      createdAt: new Date().toISOString(),
+      list: null,
+    })
+    // MONITOR lists the commands in the order Redis runs them, each with its connection.
+    const monitor = await watchCommands(server.url)
+    const m = message({ to: ['bob@example.com', 'carol@example.com'] })
+    await h.store.createMessage(m)
+    await h.queues.transactional.add(
+      DELIVER_JOB,
+      { messageId: m.id, addresses: ['bob@example.com', 'carol@example.com'] },
+      deliverJobOptions(m.id, 0),
+    )
+    const record = await waitForStatus(h, m.id, 'sent')
+    await waitFor(async () => (await h.queues.transactional.getJobState(m.id)) === 'completed')
+    const seen = monitor.stop()
+
+    expect(sink.messages.at(-1)?.rcptTo).toEqual(['bob@example.com'])
+    expect(record.recipients.find((r) => r.address === 'carol@example.com')?.status).toBe(
+      'suppressed',
+    )
+    // Redis ran the outcome, then BullMQ's completion of the job, both from the same connection:
+    // the completion can never be seen without the outcome.
+    const outcome = seen.findIndex((line) => line.includes('\\"type\\":\\"sent\\"'))
+    const completion = seen.findIndex(
+      (line) => line.includes(':completed"') && line.includes(`"${m.id}"`),
+    )
+    const source = (line: string | undefined) => /^\+[\d.]+ \[\d+ ([^\]]+)\]/.exec(line ?? '')?.[1]
+    expect(outcome).toBeGreaterThan(-1)
+    expect(completion).toBeGreaterThan(outcome)
+    expect(source(seen[completion])).toBeDefined()
+    expect(source(seen[completion])).toBe(source(seen[outcome]))
   })
 
   it('bounces a refused recipient and delivers to the others', async () => {

@@ -1,7 +1,7 @@
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq'
 import { type DeliverJobData, isDeliverJobData } from '@outbound/jobs'
 import { claim } from './claim.js'
-import { gate, releaseUnused } from './gate.js'
+import { gate, lookUpEarly, releaseUnused } from './gate.js'
 import { failedOutcome, handOver } from './hand-over.js'
 import { plan } from './plan.js'
 import { render } from './render.js'
@@ -55,6 +55,8 @@ export async function deliver(
   const log = deps.log.child({ jobId: job.id, messageId, pool: job.queueName })
   const claimToken = token ?? `${job.id ?? messageId}:${Date.now()}`
 
+  // The job names its recipients: their suppressions are read in the claim's round trip.
+  const early = lookUpEarly(job.data, deps.bounces)
   const claimed = await claim(messageId, claimToken, deps, log)
   if (claimed.kind !== 'claimed') return await act(job, token, claimed)
   const attempt = {
@@ -109,7 +111,7 @@ export async function deliver(
     return await act(job, token, await recordWait(attempt, planned.sending, wait, deps))
   }
 
-  const gated = await gate(attempt, sending, deps)
+  const gated = await gate(attempt, sending, deps, early)
   if (gated.kind === 'ended')
     return await act(job, token, await settle(attempt, gated, { ...noContext, sending }, deps))
   if (gated.kind !== 'gated') return await act(job, token, gated)

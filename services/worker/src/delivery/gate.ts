@@ -1,7 +1,7 @@
 import { normalizeAddressText } from '@outbound/address'
 import { limitInForce } from '@outbound/quota'
-import { quotaWarningEvent } from '@outbound/jobs'
-import type { Outcome, Recipient } from '@outbound/store'
+import { type DeliverJobData, quotaWarningEvent } from '@outbound/jobs'
+import type { BounceStore, Outcome, Recipient, Suppression } from '@outbound/store'
 import { reserveDailyQuota } from './daily-quota.js'
 import { outcomeCounts } from './counts.js'
 import { outcomeEvents } from './events.js'
@@ -45,6 +45,49 @@ export async function releaseUnused(
   if (unused > 0) await quota.releaseQuota(serverId, gated.reserved.day, unused)
 }
 
+/** The suppressions looked up with the claim, from the job's hint (DeliverJobData). */
+export type EarlySuppressions = {
+  list: string | null
+  found: Promise<ReadonlyMap<string, Suppression | null>>
+}
+
+/**
+ * Starts the look-up of the suppressions of the addresses a job names; called in the same tick as
+ * the claim, so that both leave in one write (one round trip). Null for a job without the hint.
+ */
+export function lookUpEarly(
+  data: DeliverJobData,
+  bounces: Pick<BounceStore, 'matchSuppressions'>,
+): EarlySuppressions | null {
+  const { addresses } = data
+  if (addresses === undefined || addresses.length === 0) return null
+  const list = data.list ?? null
+  const found = bounces
+    .matchSuppressions(addresses.map((address) => ({ address, list })))
+    .then((matches) => new Map(addresses.map((address, i) => [address, matches[i] ?? null])))
+  // Awaited by the gate; an attempt that ends before the gate leaves it unread.
+  found.catch(() => undefined)
+  return { list, found }
+}
+
+/**
+ * The suppression of each address: from the early look-up when it covered them all for the same
+ * list (it is a hint; the record decides who waits), else looked up now.
+ */
+async function suppressionsOf(
+  addresses: readonly string[],
+  list: string | null,
+  early: EarlySuppressions | null,
+  bounces: Pick<BounceStore, 'matchSuppressions'>,
+): Promise<(Suppression | null)[]> {
+  if (early !== null && early.list === list) {
+    const known = await early.found
+    if (addresses.every((address) => known.has(address)))
+      return addresses.map((address) => known.get(address) ?? null)
+  }
+  return await bounces.matchSuppressions(addresses.map((address) => ({ address, list })))
+}
+
 /**
  * Stage 3: what may go out now. Suppressed recipients are dropped (DOMAIN.md §7: checked again at
  * send time); the daily quota is reserved, one unit per recipient (§6). Every recipient
@@ -65,6 +108,7 @@ export async function gate(
     | 'newEventId'
     | 'appendEvent'
   >,
+  early: EarlySuppressions | null = null,
 ): Promise<{ kind: 'gated'; gated: Gated } | Verdict | Ended> {
   const waiting = message.recipients.filter(isWaiting)
   const { settings } = deps.routing().snapshot
@@ -72,7 +116,7 @@ export async function gate(
   const list = message.stream === 'mass' ? (message.request.list ?? null) : null
   const addresses = waiting.map((r) => normalizeAddressText(r.address))
   const [found, quota] = await Promise.all([
-    deps.bounces.matchSuppressions(addresses.map((address) => ({ address, list }))),
+    suppressionsOf(addresses, list, early, deps.bounces),
     reserveDailyQuota(deps.quota, deps.quotaWindow, {
       serverId: sending.serverId,
       // A warm-up schedule's limit for today, else the server's daily limit (DOMAIN.md §8).

@@ -27,6 +27,38 @@ function hintText(ended: Ended): string {
 }
 
 /**
+ * Writes an attempt's outcome. With `deps.orderedStore` (the store over the BullMQ worker's own
+ * connection to a single Redis) the write is sent and not waited for: Redis runs a connection's
+ * commands in order, so the move of the job that follows (completed, delayed or failed) runs after
+ * it and both take one round trip. Should that write fail, it is tried once more over the store's
+ * connection; a lost connection fails the job's move too, and the job runs again.
+ */
+async function writeOutcome(
+  deps: Pick<DeliverDeps, 'store' | 'orderedStore'>,
+  { message, token, log }: Attempt,
+  record: Outcome,
+  now: Date,
+): Promise<void> {
+  const checked = (recorded: boolean) => {
+    if (!recorded) log.warn('the outcome was not recorded: the claim changed after the hand-over')
+  }
+  const { orderedStore } = deps
+  if (orderedStore === undefined) {
+    checked(await deps.store.recordOutcome(message.id, token, record, now))
+    return
+  }
+  void orderedStore
+    .recordOutcome(message.id, token, record, now)
+    .catch((err: unknown) => {
+      log.warn({ err }, 'the outcome write failed; trying again')
+      return deps.store.recordOutcome(message.id, token, record, now)
+    })
+    .then(checked, (err: unknown) =>
+      log.error({ err }, 'the outcome of this attempt could not be recorded'),
+    )
+}
+
+/**
  * Stage 6: every recipient's fate and the message's status (the rules live in @outbound/bounce),
  * written in one step with the attempt's record; bounces recorded; the quota units of recipients
  * not handed over given back; the wait before a retry computed once, for the record and the job.
@@ -37,7 +69,15 @@ export async function settle(
   context: { sending: Sending | null; gated: Gated | null; rendered: Rendered | null },
   deps: Pick<
     DeliverDeps,
-    'store' | 'bounces' | 'quota' | 'routing' | 'metrics' | 'now' | 'newEventId' | 'serverStates'
+    | 'store'
+    | 'orderedStore'
+    | 'bounces'
+    | 'quota'
+    | 'routing'
+    | 'metrics'
+    | 'now'
+    | 'newEventId'
+    | 'serverStates'
   >,
 ): Promise<Verdict> {
   const { sending, gated, rendered } = context
@@ -118,8 +158,7 @@ export async function settle(
       expired: settled.expired,
     }),
   }
-  if (!(await deps.store.recordOutcome(message.id, token, record, now)))
-    log.warn('the outcome was not recorded: the claim changed after the hand-over')
+  await writeOutcome(deps, { message, token, log }, record, now)
   deps.metrics.outcome(message.stream, settled.status)
   if (sending !== null && !(outcome.kind === 'failed' && outcome.cause === 'ours'))
     deps.metrics.smtpReply(

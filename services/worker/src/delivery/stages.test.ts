@@ -17,7 +17,7 @@ import type { RoutingContext } from '../routing-context.js'
 import type { ServerStates } from '../server-states.js'
 import type { MessageTransport, OutgoingMessage } from '../transports/message-transport.js'
 import { claim } from './claim.js'
-import { gate } from './gate.js'
+import { gate, lookUpEarly } from './gate.js'
 import { handOver } from './hand-over.js'
 import { plan } from './plan.js'
 import { settle } from './settle.js'
@@ -396,6 +396,58 @@ describe('gate', () => {
     expect(outcomes[0]?.webhookEvents?.map((e) => e.type)).toEqual(['email.suppressed'])
   })
 
+  it('uses the suppressions looked up with the claim when they cover the waiting recipients', async () => {
+    const { store } = fakeStore()
+    const lookedUp: string[][] = []
+    const counting = (suppressed: string[]) => {
+      const inner = bounces(suppressed)
+      return {
+        matchSuppressions: async (queries: { address: string; list: string | null }[]) => {
+          lookedUp.push(queries.map((q) => `${q.address}|${q.list ?? ''}`))
+          return await inner.matchSuppressions(queries)
+        },
+      } as unknown as BounceStore
+    }
+    const hinted = counting(['gone@example.com'])
+    const early = lookUpEarly(
+      { messageId: 'msg_1', addresses: ['bob@example.com', 'gone@example.com'] },
+      hinted,
+    )
+    const gated = await gate(
+      attempt(),
+      sendingThrough(server({ dailyLimit: 5 })),
+      { ...deps(store, true, []), bounces: hinted },
+      early,
+    )
+    // One look-up in all: the one made with the claim.
+    expect(gated).toMatchObject({
+      kind: 'gated',
+      gated: { pending: [{ address: 'bob@example.com' }] },
+    })
+    expect(lookedUp).toEqual([['bob@example.com|', 'gone@example.com|']])
+
+    // A hint for another list, or without a waiting recipient, is not trusted: looked up again.
+    for (const data of [
+      { messageId: 'msg_1', addresses: ['bob@example.com', 'gone@example.com'], list: 'news' },
+      { messageId: 'msg_1', addresses: ['bob@example.com'] },
+    ]) {
+      lookedUp.length = 0
+      const again = counting(['gone@example.com'])
+      const result = await gate(
+        attempt(),
+        sendingThrough(server({ dailyLimit: 5 })),
+        { ...deps(store, true, []), bounces: again },
+        lookUpEarly(data, again),
+      )
+      expect(result).toMatchObject({
+        kind: 'gated',
+        gated: { pending: [{ address: 'bob@example.com' }] },
+      })
+      expect(lookedUp).toHaveLength(2)
+    }
+    expect(lookUpEarly({ messageId: 'msg_1' }, hinted)).toBeNull()
+  })
+
   it('defers a message over the daily limit to the reset, as no attempt', async () => {
     const { store, outcomes } = fakeStore()
     const gated = await gate(
@@ -502,6 +554,45 @@ describe('settle', () => {
     expect(verdict).toEqual({ kind: 'done', result: { kind: 'sent' } })
     expect(outcomes[0]?.recipients?.map((r) => r.status)).toEqual(['sent', 'bounced'])
     expect(outcomes[0]?.webhookEvents?.map((e) => e.type)).toEqual(['email.sent', 'email.bounced'])
+  })
+
+  it('sends the outcome over the ordered store without waiting, and tries the store when it fails', async () => {
+    const { store, outcomes } = fakeStore()
+    let release = () => {}
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const written: Outcome[] = []
+    const orderedStore = {
+      recordOutcome: async (_id: string, _token: string, outcome: Outcome) => {
+        written.push(outcome)
+        await held
+        return true
+      },
+    }
+    const verdict = await settle(
+      attempt(),
+      replied,
+      { sending: sendingThrough(server()), gated: null, rendered: null },
+      { ...deps(store), orderedStore },
+    )
+    // Settled while the write is still unanswered: the job's move follows it on the connection.
+    expect(verdict).toEqual({ kind: 'done', result: { kind: 'sent' } })
+    expect(written.map((o) => o.status)).toEqual(['sent'])
+    expect(outcomes).toEqual([])
+    release()
+
+    const failing = {
+      recordOutcome: async () => {
+        throw new Error('connection lost')
+      },
+    }
+    await settle(
+      attempt(),
+      replied,
+      { sending: sendingThrough(server()), gated: null, rendered: null },
+      { ...deps(store), orderedStore: failing },
+    )
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(outcomes.map((o) => o.status)).toEqual(['sent'])
   })
 
   it('defers a temporary failure with the delay computed once, for the record and the job', async () => {

@@ -24,6 +24,11 @@ import type { TransportRegistry } from '../transports/transport-registry.js'
 
 export type DeliverDeps = {
   store: MessageStore
+  /**
+   * The store over the BullMQ worker's own connection, given when Redis is a single server: an
+   * attempt's outcome then leaves just ahead of its job's move, in one round trip (settle.ts).
+   */
+  orderedStore?: Pick<MessageStore, 'recordOutcome'>
   /** The transport of each server, and of the built-in default server (SMTP_URL or the outbox). */
   transports: TransportRegistry
   /** The file outbox a sandbox key's mail is written to, whatever server the routing chose. */

@@ -21,6 +21,7 @@ import {
 import { createWindowCache } from '../../src/delivery/daily-quota.js'
 import type { DeliverDeps } from '../../src/delivery/types.js'
 import { createDeliveryMetrics } from '../../src/metrics.js'
+import { orderedOutcomes } from '../../src/ordered-outcomes.js'
 import { startPools } from '../../src/pools.js'
 import { createRoutingContext } from '../../src/routing-context.js'
 import { createServerStates } from '../../src/server-states.js'
@@ -127,8 +128,9 @@ export function startTestPools(
     log: silentLog,
     pollMs: 100,
   })
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null })
   return startPools({
-    connection: new Redis(redisUrl, { maxRetriesPerRequest: null }),
+    connection,
     prefix: queuePrefix(prefix),
     pool: pool ?? 'all',
     concurrency: concurrency ?? { transactional: 4, mass: 4 },
@@ -149,6 +151,8 @@ export function startTestPools(
       appendEvent: (event) => createEventStream(redis, prefix).appendEvent(event),
       sandboxOutbox: createFileOutbox(join(tmpdir(), `outbound-sandbox-${randomUUID()}`)),
       log: silentLog,
+      // As the worker process does: outcomes leave on the BullMQ workers' connection.
+      orderedStore: orderedOutcomes(connection, prefix),
       ...deliver,
     },
     log: silentLog,
