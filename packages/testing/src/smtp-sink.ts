@@ -31,6 +31,11 @@ export type SmtpSinkOptions = {
   auth?: { username: string; password: string }
   /** The reply to every MAIL FROM, e.g. '553 5.7.1 sender not allowed'. */
   mailFromReply?: string
+  /**
+   * Take at most this many messages per connection: the next MAIL FROM is answered with 421 and
+   * the connection closed, as servers that cap messages per connection do.
+   */
+  messagesPerConnection?: number
   /** Listen on this port (a server that comes back where it was); a free one by default. */
   port?: number
 }
@@ -43,6 +48,8 @@ export type SmtpSink = {
   messages: ReceivedMessage[]
   /** The most client connections that were open at once. */
   peakConnections(): number
+  /** How many client connections were opened in all. */
+  connections(): number
   /**
    * Holds every reply to RCPT TO and to the end of DATA until `release()`: clients then sit either
    * before the end of their message or after it, never in between (a crash test's quiet moment).
@@ -92,6 +99,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
 
   let openConnections = 0
   let peak = 0
+  let opened = 0
   const { tls, auth } = options
   const serverOptions: SMTPServerOptions = {
     ...(tls === undefined ? {} : { key: tls.key, cert: tls.cert, secure: tls.mode === 'implicit' }),
@@ -109,7 +117,12 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
       }
       callback(Object.assign(new Error('5.7.8 authentication failed'), { responseCode: 535 }))
     },
-    onMailFrom(_address, _session, callback) {
+    onMailFrom(_address, session, callback) {
+      const cap = options.messagesPerConnection
+      if (cap !== undefined && session.transaction > cap) {
+        callback(replyError('421 4.7.0 Too many messages in this connection'))
+        return
+      }
       const reply = options.mailFromReply
       if (reply === undefined || reply.startsWith('2')) {
         callback()
@@ -119,6 +132,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
     },
     onConnect(_session, callback) {
       openConnections += 1
+      opened += 1
       peak = Math.max(peak, openConnections)
       callback(options.connectReply === undefined ? undefined : replyError(options.connectReply))
     },
@@ -180,6 +194,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
     url: `smtp://127.0.0.1:${port}`,
     messages,
     peakConnections: () => peak,
+    connections: () => opened,
     hold() {
       holding = true
     },

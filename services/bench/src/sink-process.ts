@@ -14,7 +14,9 @@ const sink = await startSmtpSink({
     const head = message.raw.toString('latin1', 0, Math.min(message.raw.length, 4096))
     if (!/^Subject: probe /im.test(head)) return
     const id = /^X-Outbound-Message-Id: (\S+)\r?$/im.exec(head)?.[1]
-    if (id !== undefined) probes.set(id, performance.timeOrigin + performance.now())
+    // The monotonic clock, shared by every process of the machine (each process's own
+    // performance.timeOrigin differs by milliseconds).
+    if (id !== undefined) probes.set(id, Number(process.hrtime.bigint()) / 1e6)
   },
 })
 // Bodies are not kept: a long run would hold every message in memory.

@@ -181,6 +181,55 @@ describe('createSmtpTransport', () => {
     await transport.close()
   })
 
+  it('carries 1,000 messages over one connection, then opens another', async () => {
+    const counting = await startSmtpSink()
+    const transport = createSmtpTransport(smtpSettingsFromUrl(counting.url, 1))
+    for (let i = 0; i < 1001; i++) await transport.send(outgoing(`c${i}`, ['bob@example.com']))
+    expect(counting.messages).toHaveLength(1001)
+    expect(counting.connections()).toBe(2)
+    await transport.close()
+    await counting.close()
+  })
+
+  it('opens a new connection once the old one has reached its age', async () => {
+    const counting = await startSmtpSink()
+    const transport = createSmtpTransport(smtpSettingsFromUrl(counting.url, 1), {
+      maxConnectionAgeMs: 150,
+    })
+    await transport.send(outgoing('a1', ['bob@example.com']))
+    await transport.send(outgoing('a2', ['bob@example.com']))
+    expect(counting.connections()).toBe(1)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    // Sent on the aged connection (the age is checked when a send ends), which is then closed.
+    await transport.send(outgoing('a3', ['bob@example.com']))
+    await transport.send(outgoing('a4', ['bob@example.com']))
+    expect(counting.connections()).toBe(2)
+    expect(counting.messages).toHaveLength(4)
+    await transport.close()
+    await counting.close()
+  })
+
+  it('sends again on a new connection when a server refuses more messages on one with 421', async () => {
+    const capped = await startSmtpSink({ messagesPerConnection: 3 })
+    const transport = createSmtpTransport(smtpSettingsFromUrl(capped.url, 1))
+    for (let i = 0; i < 7; i++) await transport.send(outgoing(`k${i}`, ['bob@example.com']))
+    expect(capped.messages).toHaveLength(7)
+    expect(capped.connections()).toBe(3)
+    await transport.close()
+    await capped.close()
+  })
+
+  it('gives a 421 on a new connection back to the caller, without trying again', async () => {
+    const refusing = await startSmtpSink({ mailFromReply: '421 4.7.0 Try again later' })
+    const transport = createSmtpTransport(smtpSettingsFromUrl(refusing.url, 1))
+    await expect(transport.send(outgoing('t1', ['bob@example.com']))).rejects.toMatchObject({
+      responseCode: 421,
+    })
+    expect(refusing.connections()).toBe(1)
+    await transport.close()
+    await refusing.close()
+  })
+
   it('fails with a temporary error when nothing listens', async () => {
     const transport = createSmtpTransport(smtpSettingsFromUrl('smtp://127.0.0.1:1'))
     await expect(transport.send(outgoing('m6', ['bob@example.com']))).rejects.toMatchObject({

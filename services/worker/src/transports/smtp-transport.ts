@@ -24,7 +24,14 @@ export type SmtpSettings = {
   ca?: Buffer
 }
 
-const MAX_MESSAGES_PER_CONNECTION = 100
+/**
+ * A connection carries at most this many messages and lives at most this long, then a new one is
+ * opened (KumoMTA's default is 1,024 messages; Postfix reuses one for 300 s with no count limit).
+ * Each new connection costs a handshake (TCP, greeting, EHLO, TLS, AUTH) that the send needing it
+ * waits for: at nodemailer's 100, one transactional message in a hundred waited for one.
+ */
+const MAX_MESSAGES_PER_CONNECTION = 1000
+const MAX_CONNECTION_AGE_MS = 300_000
 const IDLE_CLOSE_MS = 30_000
 const LEASED_IDLE_CLOSE_MS = 250
 const TIMEOUTS = { connectionTimeout: 30_000, greetingTimeout: 30_000, socketTimeout: 120_000 }
@@ -46,6 +53,8 @@ export function smtpSettingsFromUrl(url: string, maxConnections = 5): SmtpSettin
 type PooledConnection = {
   connection: SMTPConnection
   sent: number
+  /** When it was opened (Date.now()). */
+  openedAt: number
   usable: boolean
   idleTimer?: NodeJS.Timeout
   /** The connection's lease, when connections are capped across processes. */
@@ -84,6 +93,32 @@ function gatedStream(raw: Buffer, commit: () => Promise<boolean>, state: GateSta
       )
     },
   })
+}
+
+/** One mail transaction on a connection, its end of DATA held by the commit gate. */
+function transact(
+  pooled: PooledConnection,
+  message: OutgoingMessage,
+  gate: GateState,
+): Promise<SMTPConnection.SentMessageInfo> {
+  return new Promise((resolve, reject) => {
+    // A copy: SMTPConnection writes its state (a MAIL FROM error among it) into the envelope.
+    pooled.connection.send(
+      { from: message.envelope.from, to: [...message.envelope.to] },
+      gatedStream(message.raw, message.commit, gate),
+      (err, result) => {
+        if (err) reject(err)
+        else resolve(result)
+      },
+    )
+  })
+}
+
+/** The server's reply code an error carries, if the server replied. */
+function replyCode(err: unknown): number | undefined {
+  return err instanceof Error && 'responseCode' in err && typeof err.responseCode === 'number'
+    ? err.responseCode
+    : undefined
 }
 
 /** How long a send waits for a connection of the pool before it counts as a temporary failure. */
@@ -125,9 +160,18 @@ const WANTED_CHECK_MS = 50
 /** Delivers over SMTP through a pool of up to `maxConnections` reused connections. */
 export function createSmtpTransport(
   settings: SmtpSettings,
-  options: { acquireTimeoutMs?: number; leases?: ConnectionLeases; holder?: string } = {},
+  options: {
+    acquireTimeoutMs?: number
+    leases?: ConnectionLeases
+    holder?: string
+    /** MAX_MESSAGES_PER_CONNECTION and MAX_CONNECTION_AGE_MS, unless given (tests). */
+    maxMessagesPerConnection?: number
+    maxConnectionAgeMs?: number
+  } = {},
 ): MessageTransport {
   const { leases } = options
+  const maxMessages = options.maxMessagesPerConnection ?? MAX_MESSAGES_PER_CONNECTION
+  const maxAgeMs = options.maxConnectionAgeMs ?? MAX_CONNECTION_AGE_MS
   // An idle connection holds its lease, which another process may be waiting for: with leases, an
   // idle connection is closed after a quarter second (a busy pool reuses its connections at once).
   const idleCloseMs = leases === undefined ? IDLE_CLOSE_MS : LEASED_IDLE_CLOSE_MS
@@ -185,7 +229,7 @@ export function createSmtpTransport(
 
   async function connect(): Promise<PooledConnection> {
     const connection = new SMTPConnection(connectionOptions)
-    const pooled: PooledConnection = { connection, sent: 0, usable: true }
+    const pooled: PooledConnection = { connection, sent: 0, openedAt: Date.now(), usable: true }
     await new Promise<void>((resolve, reject) => {
       const fail = (err: Error) => {
         pooled.usable = false
@@ -363,7 +407,8 @@ export function createSmtpTransport(
       !reusable ||
       !pooled.usable ||
       closed ||
-      pooled.sent >= MAX_MESSAGES_PER_CONNECTION
+      pooled.sent >= maxMessages ||
+      Date.now() - pooled.openedAt >= maxAgeMs
     ) {
       discard(pooled)
       return
@@ -381,41 +426,43 @@ export function createSmtpTransport(
   return {
     description: `smtp${settings.security === 'tls' ? 's' : ''}://${settings.host}:${settings.port}`,
     async send(message: OutgoingMessage): Promise<SendResult> {
-      const pooled = await acquire(message.urgent === true)
+      const urgent = message.urgent === true
+      let pooled = await acquire(urgent)
       try {
         await message.beforeTransaction?.()
       } catch (err) {
         release(pooled, true)
         throw err
       }
-      const gate: GateState = { committed: false, revoked: false }
-      try {
-        const info = await new Promise<SMTPConnection.SentMessageInfo>((resolve, reject) => {
-          const stream = gatedStream(message.raw, message.commit, gate)
-          pooled.connection.send(message.envelope, stream, (err, result) => {
-            if (err) reject(err)
-            else resolve(result)
-          })
-        })
-        pooled.sent += 1
-        release(pooled, true)
-        return {
-          response: info.response,
-          accepted: info.accepted.map(String),
-          rejected: (info.rejectedErrors ?? []).map((error) => ({
-            address: error.recipient ?? '',
-            responseCode: error.responseCode ?? null,
-            response: error.response ?? error.message,
-          })),
+      for (let again = false; ; again = true) {
+        const gate: GateState = { committed: false, revoked: false }
+        try {
+          const info = await transact(pooled, message, gate)
+          pooled.sent += 1
+          release(pooled, true)
+          return {
+            response: info.response,
+            accepted: info.accepted.map(String),
+            rejected: (info.rejectedErrors ?? []).map((error) => ({
+              address: error.recipient ?? '',
+              responseCode: error.responseCode ?? null,
+              response: error.response ?? error.message,
+            })),
+          }
+        } catch (err) {
+          // A failed transaction leaves the session in an unknown state: never reuse it.
+          release(pooled, false)
+          if (gate.revoked) throw new HandoffRevokedError()
+          const code = replyCode(err)
+          // A server that caps the messages of a connection answers the next one with 421 and
+          // closes it: before the commit, that message is tried once more on a new connection.
+          if (!again && !gate.committed && code === 421 && pooled.sent > 0) {
+            pooled = await acquire(urgent)
+            continue
+          }
+          // After the commit, a reply (even a refusal) is an answer; no reply at all is ambiguous.
+          throw gate.committed && code === undefined ? new AfterCommitError(err) : err
         }
-      } catch (err) {
-        // A failed transaction leaves the session in an unknown state: never reuse it.
-        release(pooled, false)
-        if (gate.revoked) throw new HandoffRevokedError()
-        // After the commit, a reply (even a refusal) is an answer; no reply at all is ambiguous.
-        const replied =
-          err instanceof Error && 'responseCode' in err && typeof err.responseCode === 'number'
-        throw gate.committed && !replied ? new AfterCommitError(err) : err
       }
     },
     async close() {
